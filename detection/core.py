@@ -1,0 +1,223 @@
+"""Core data types: one validated ``Detections`` batch and the metadata of the frame it came from.
+
+Adapters from model outputs live at the edges (``detection.engine``); everything inside the pipeline
+(tracker, rules, annotation, JSON output) works on these types only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class GeoPoint:
+    """A WGS-84 position, with heading in degrees clockwise from north where known."""
+
+    lat: float
+    lon: float
+    heading: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (-90.0 <= self.lat <= 90.0 and -180.0 <= self.lon <= 180.0):
+            raise ValueError(f"GeoPoint out of range: lat={self.lat}, lon={self.lon}")
+        if self.heading is not None and not 0.0 <= self.heading < 360.0:
+            raise ValueError(f"GeoPoint heading must be in [0, 360), got {self.heading}")
+
+
+@dataclass(frozen=True)
+class FrameMeta:
+    """Where and when a frame was taken.
+
+    ``pts`` is seconds since the source started (video position); ``wall_time`` is the absolute,
+    timezone-aware time of capture (live: the clock; files: start time plus ``pts``).
+    """
+
+    source_id: str
+    frame_index: int
+    pts: float
+    wall_time: datetime
+    width: int
+    height: int
+    gps: GeoPoint | None = None
+
+    def __post_init__(self) -> None:
+        if self.frame_index < 0:
+            raise ValueError(f"frame_index must be >= 0, got {self.frame_index}")
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"frame size must be positive, got {self.width}x{self.height}")
+        if self.wall_time.tzinfo is None:
+            raise ValueError("wall_time must be timezone-aware")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A BGR uint8 image (H×W×3) with its metadata."""
+
+    image: npt.NDArray[np.uint8]
+    meta: FrameMeta
+
+    def __post_init__(self) -> None:
+        img = self.image
+        if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError(f"Frame.image must be H×W×3 uint8, got {img.shape} {img.dtype}")
+        if (img.shape[1], img.shape[0]) != (self.meta.width, self.meta.height):
+            raise ValueError(
+                f"Frame.image is {img.shape[1]}x{img.shape[0]} but meta says "
+                f"{self.meta.width}x{self.meta.height}"
+            )
+
+
+@dataclass(frozen=True)
+class Detections:
+    """A batch of N boxes in pixel xyxy, with confidences, class ids and optional track ids.
+
+    ``names`` is the producing model's class-name table (class_id indexes into it). ``track_id`` is
+    ``None`` before tracking; after tracking, -1 marks a box with no confirmed track.
+    """
+
+    xyxy: FloatArray
+    confidence: FloatArray
+    class_id: IntArray
+    names: tuple[str, ...]
+    track_id: IntArray | None = None
+
+    def __post_init__(self) -> None:
+        n = _check_array("xyxy", self.xyxy, np.float32, 2, None)
+        if self.xyxy.shape[1] != 4:
+            raise ValueError(f"Detections.xyxy must have shape (N, 4), got {self.xyxy.shape}")
+        _check_array("confidence", self.confidence, np.float32, 1, n)
+        _check_array("class_id", self.class_id, np.int64, 1, n)
+        if self.track_id is not None:
+            _check_array("track_id", self.track_id, np.int64, 1, n)
+        if n and (self.class_id.min() < 0 or self.class_id.max() >= len(self.names)):
+            raise ValueError(
+                f"Detections.class_id out of range for {len(self.names)} class names: "
+                f"{self.class_id.min()}..{self.class_id.max()}"
+            )
+        if n and not np.all(self.xyxy[:, 2:] >= self.xyxy[:, :2]):
+            raise ValueError("Detections.xyxy must have x2 >= x1 and y2 >= y1")
+
+    @classmethod
+    def empty(cls, names: Sequence[str]) -> Detections:
+        return cls(
+            xyxy=np.zeros((0, 4), np.float32),
+            confidence=np.zeros(0, np.float32),
+            class_id=np.zeros(0, np.int64),
+            names=tuple(names),
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        xyxy: Any,
+        confidence: Any,
+        class_id: Any,
+        names: Sequence[str],
+        track_id: Any = None,
+    ) -> Detections:
+        """Build from any array-likes, converting dtypes (the strict constructor does not)."""
+        return cls(
+            xyxy=np.asarray(xyxy, np.float32).reshape(-1, 4),
+            confidence=np.asarray(confidence, np.float32).reshape(-1),
+            class_id=np.asarray(class_id, np.int64).reshape(-1),
+            names=tuple(names),
+            track_id=None if track_id is None else np.asarray(track_id, np.int64).reshape(-1),
+        )
+
+    @classmethod
+    def from_ultralytics(cls, result: Any) -> Detections:
+        """Adapter for an ``ultralytics.engine.results.Results`` object."""
+        boxes = result.boxes
+        names = tuple(result.names[i] for i in range(len(result.names)))
+        track = boxes.id.cpu().numpy() if getattr(boxes, "id", None) is not None else None
+        return cls.from_arrays(
+            boxes.xyxy.cpu().numpy(),
+            boxes.conf.cpu().numpy(),
+            boxes.cls.cpu().numpy(),
+            names,
+            track,
+        )
+
+    def __len__(self) -> int:
+        return int(self.xyxy.shape[0])
+
+    def __getitem__(self, index: Any) -> Detections:
+        """Select boxes by a boolean mask, an index array or a slice (always returns Detections)."""
+        if isinstance(index, int | np.integer):
+            index = [int(index)]
+        return Detections(
+            xyxy=self.xyxy[index].reshape(-1, 4),
+            confidence=self.confidence[index].reshape(-1),
+            class_id=self.class_id[index].reshape(-1),
+            names=self.names,
+            track_id=None if self.track_id is None else self.track_id[index].reshape(-1),
+        )
+
+    @property
+    def class_name(self) -> list[str]:
+        return [self.names[i] for i in self.class_id]
+
+    @property
+    def center(self) -> FloatArray:
+        return ((self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2).astype(np.float32)
+
+    @property
+    def wh(self) -> FloatArray:
+        return (self.xyxy[:, 2:] - self.xyxy[:, :2]).astype(np.float32)
+
+    @property
+    def area(self) -> FloatArray:
+        wh = self.wh
+        return (wh[:, 0] * wh[:, 1]).astype(np.float32)
+
+    def with_track_ids(self, track_id: Any) -> Detections:
+        return replace(self, track_id=np.asarray(track_id, np.int64).reshape(-1))
+
+    def of_classes(self, names: Sequence[str]) -> Detections:
+        """Only the boxes whose class name is in ``names`` (names the model lacks are ignored)."""
+        wanted = [i for i, n in enumerate(self.names) if n in set(names)]
+        return self[np.isin(self.class_id, wanted)]
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """JSON-ready list: class_name, confidence, xyxy (and track_id once tracked)."""
+        out = []
+        for i in range(len(self)):
+            rec: dict[str, Any] = {
+                "class_name": self.names[int(self.class_id[i])],
+                "confidence": round(float(self.confidence[i]), 4),
+                "xyxy": [round(float(v), 1) for v in self.xyxy[i]],
+            }
+            if self.track_id is not None:
+                rec["track_id"] = int(self.track_id[i])
+            out.append(rec)
+        return out
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What the pipeline knows about one frame: its metadata and (tracked) detections."""
+
+    meta: FrameMeta
+    detections: Detections
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_array(name: str, arr: Any, dtype: type, ndim: int, n: int | None) -> int:
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"Detections.{name} must be a numpy array, got {type(arr).__name__}")
+    if arr.dtype != dtype:
+        raise TypeError(f"Detections.{name} must be {np.dtype(dtype)}, got {arr.dtype}")
+    if arr.ndim != ndim:
+        raise ValueError(f"Detections.{name} must be {ndim}-D, got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"Detections.{name} has {arr.shape[0]} rows, expected {n}")
+    return int(arr.shape[0])

@@ -1,0 +1,37 @@
+"""Shared fixtures. Tests needing ../shared are marked ``shared_data``; they skip where it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SHIRONG_SHARED", REPO.parent / "shared"))
+COCO_INT8 = SHARED / "weights" / "yolov8n-coco-int8.onnx"
+COCO_PT = SHARED / "weights" / "yolov8n-coco.pt"
+VTEST = SHARED / "videos" / "vtest.avi"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SHARED.is_dir():
+        return
+    skip = pytest.mark.skip(reason=f"needs ../shared (data, weights, videos), absent at {SHARED}")
+    for item in items:
+        if "shared_data" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def bus_jpg() -> Path:
+    """A street photo shipped inside the ultralytics package (no download)."""
+    ultralytics = pytest.importorskip("ultralytics")
+    return Path(ultralytics.__file__).parent / "assets" / "bus.jpg"

@@ -1,0 +1,69 @@
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from detection.core import Detections, Frame, FrameMeta, GeoPoint
+
+NAMES = ("person", "dog", "graffiti")
+
+
+def _dets(n: int = 3) -> Detections:
+    xyxy = np.array([[0, 0, 10, 10], [5, 5, 25, 45], [100, 100, 110, 130]], np.float32)[:n]
+    return Detections.from_arrays(xyxy, [0.9, 0.5, 0.3][:n], [0, 1, 2][:n], NAMES)
+
+
+def test_properties_and_selection() -> None:
+    d = _dets()
+    assert len(d) == 3
+    assert d.class_name == ["person", "dog", "graffiti"]
+    np.testing.assert_allclose(d.center[1], [15, 25])
+    np.testing.assert_allclose(d.area, [100, 800, 300])
+    assert len(d[d.confidence > 0.4]) == 2
+    assert d[1].class_name == ["dog"]
+    assert d.of_classes(["graffiti", "not_in_model"]).class_name == ["graffiti"]
+    assert len(Detections.empty(NAMES)) == 0
+
+
+def test_records_are_json_ready() -> None:
+    rec = _dets().with_track_ids([7, 8, -1]).to_records()
+    assert rec[0] == {
+        "class_name": "person",
+        "confidence": 0.9,
+        "xyxy": [0, 0, 10, 10],
+        "track_id": 7,
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"xyxy": np.zeros((2, 3), np.float32)}, ValueError, r"shape \(N, 4\)"),
+        ({"xyxy": np.zeros((1, 4), np.float64)}, TypeError, "xyxy must be float32"),
+        ({"confidence": np.zeros(2, np.float32)}, ValueError, "confidence has 2 rows, expected 1"),
+        ({"class_id": np.array([5])}, ValueError, "class_id out of range"),
+        ({"class_id": [0]}, TypeError, "must be a numpy array"),
+        ({"xyxy": np.array([[10, 0, 0, 10]], np.float32)}, ValueError, "x2 >= x1"),
+        ({"track_id": np.zeros(3, np.int64)}, ValueError, "track_id has 3 rows"),
+    ],
+)
+def test_shape_and_dtype_checks(kwargs, error, message) -> None:
+    base = dict(
+        xyxy=np.zeros((1, 4), np.float32),
+        confidence=np.zeros(1, np.float32),
+        class_id=np.zeros(1, np.int64),
+        names=NAMES,
+    )
+    with pytest.raises(error, match=message):
+        Detections(**(base | kwargs))
+
+
+def test_frame_and_meta_validation() -> None:
+    meta = FrameMeta("cam", 0, 0.0, datetime.now(UTC), 4, 2, GeoPoint(36.0, 120.1, 90.0))
+    Frame(np.zeros((2, 4, 3), np.uint8), meta)
+    with pytest.raises(ValueError, match="meta says 4x2"):
+        Frame(np.zeros((4, 2, 3), np.uint8), meta)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        FrameMeta("cam", 0, 0.0, datetime(2026, 1, 1), 4, 2)
+    with pytest.raises(ValueError, match="out of range"):
+        GeoPoint(91, 0)
