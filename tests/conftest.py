@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests needing ../shared are marked ``shared_data``; they skip where it is absent."""
+"""Shared fixtures. Tests needing ../shared are marked ``shared_data`` and skip where absent."""
 
 from __future__ import annotations
 
