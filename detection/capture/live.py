@@ -1,0 +1,468 @@
+"""Live streams (RTSP, HTTP): a reader that survives outages and always hands out the newest frame.
+
+Three threads' worth of roles, one lock:
+
+* a *worker* per connection opens the stream and reads frames into a one-frame slot (a newer frame
+  replaces an untaken one, which counts as dropped: a slow consumer sees fresh frames, never a
+  backlog);
+* the *supervisor* owns the connection life cycle: it starts workers, and from outside the blocking
+  ``read()`` watches for "no new frame for ``stall_timeout_s``". OpenCV's read timeout covers most
+  dead streams, but a ``read()`` stuck inside FFmpeg cannot be interrupted or safely released from
+  another thread, so a stalled worker is *abandoned* (its frames are ignored and it releases its own
+  capture whenever ``read()`` returns) and a fresh connection is opened after an exponential,
+  jittered backoff;
+* the *consumer* iterates, optionally rate-limited to ``fps``, and keeps waiting across outages
+  until the source is closed or gives up.
+
+Every message names the stream by its redacted URL only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import socket
+import threading
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal, Self
+from urllib.parse import urlsplit
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from detection.capture.base import FrameSource
+from detection.capture.opencv import as_bgr, ffmpeg_options, open_capture
+from detection.capture.redact import redact_text, redact_url
+from detection.core import Frame, FrameMeta
+from detection.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
+_MAX_BACKOFF_EXPONENT = 64  # factor**attempt stays finite; the cap applies long before
+_EPS = 1e-6  # float slack when comparing timestamps
+_JOIN_TIMEOUT_S = 2.0  # close() waits this long for threads; a stuck read() is left to finish
+
+
+class StreamState(StrEnum):
+    CONNECTING = "connecting"
+    ONLINE = "online"
+    OFFLINE = "offline"
+    CLOSED = "closed"
+
+
+class Backoff(BaseModel):
+    """Delay between reconnect attempts: ``initial_s * factor**failures``, capped, with jitter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    initial_s: float = Field(
+        1.0, gt=0, le=600, description="Delay before reconnecting after a working stream drops."
+    )
+    max_s: float = Field(30.0, gt=0, le=3600, description="Upper bound on any delay.")
+    factor: float = Field(
+        2.0, ge=1, le=10, description="Growth of the delay after each failed attempt in a row."
+    )
+    jitter: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Random ± fraction of the delay, so cameras behind one switch do not "
+        "reconnect in lockstep.",
+    )
+
+    @model_validator(mode="after")
+    def _cap_not_below_initial(self) -> Self:
+        if self.max_s < self.initial_s:
+            raise ValueError(f"max_s ({self.max_s}) must be >= initial_s ({self.initial_s})")
+        return self
+
+    def delay(self, failures: int, rng: random.Random) -> float:
+        """Seconds to wait after ``failures`` failed attempts in a row (0: it had worked)."""
+        exponent = min(max(failures, 0), _MAX_BACKOFF_EXPONENT)
+        base = min(self.max_s, self.initial_s * self.factor**exponent)
+        return min(self.max_s, base * (1.0 + rng.uniform(-self.jitter, self.jitter)))
+
+
+class LiveConfig(BaseModel):
+    """How a live stream is opened, watched and reconnected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    open_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Timeout of the TCP reachability probe and of OpenCV's open "
+        "(CAP_PROP_OPEN_TIMEOUT_MSEC).",
+    )
+    read_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="OpenCV's read timeout (CAP_PROP_READ_TIMEOUT_MSEC): a read waiting longer "
+        "fails and the stream is reopened.",
+    )
+    stall_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Watchdog: with no new frame for this long the reader is presumed stuck, "
+        "abandoned and the stream reopened (also bounds open time beyond open_timeout_s).",
+    )
+    give_up_after_s: float | None = Field(
+        None,
+        gt=0,
+        le=30 * 24 * 3600,
+        description="After this long without frames the source closes and iteration raises "
+        "SourceError; None retries forever.",
+    )
+    fail_fast: bool = Field(
+        True,
+        description="Raise SourceError from open_source when the first connection fails; "
+        "False starts offline and keeps retrying (a service starting before its camera).",
+    )
+    rtsp_transport: Literal["tcp", "udp"] = Field(
+        "tcp", description="RTP transport for rtsp:// URLs (OpenCV's default is tcp)."
+    )
+    ffmpeg_options: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=32,
+        description="Extra FFmpeg demuxer options, e.g. {'analyzeduration': '500000'} to open "
+        "faster.",
+    )
+    backoff: Backoff = Field(default_factory=Backoff, description="Reconnect delays.")
+
+    @field_validator("ffmpeg_options")
+    @classmethod
+    def _no_separators(cls, options: dict[str, str]) -> dict[str, str]:
+        for key, value in options.items():
+            if any(c in f"{key}{value}" for c in "|;") or not key:
+                raise ValueError(
+                    f"ffmpeg option {key!r}={value!r} must be non-empty, no '|' or ';'"
+                )
+        return options
+
+
+class StreamStatus(BaseModel):
+    """A snapshot of a live source's health, for a service to poll and serve as JSON."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source_id: str = Field(description="The source's id.")
+    uri: str = Field(description="The stream URL with its password redacted.")
+    state: StreamState = Field(description="connecting, online, offline or closed.")
+    last_frame_time: datetime | None = Field(description="Wall time of the newest frame read.")
+    offline_since: datetime | None = Field(description="When frames stopped; None while online.")
+    frames_read: int = Field(ge=0, description="Frames read from the stream since opening.")
+    frames_dropped: int = Field(ge=0, description="Frames replaced by newer ones before use.")
+    reconnects: int = Field(ge=0, description="Successful reconnections after the first one.")
+    last_error: str | None = Field(description="Why the stream last went offline (redacted).")
+
+
+class LiveSource(FrameSource):
+    """An RTSP/HTTP stream read by a background thread; see the module docstring.
+
+    ``frame_index`` counts frames read since opening (across reconnects, so gaps mean dropped
+    frames), ``pts`` is seconds since opening and ``wall_time`` the clock when the frame was read.
+    Poll :meth:`status` for health.
+    """
+
+    is_live = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        source_id: str,
+        fps: float | None = None,
+        config: LiveConfig | None = None,
+    ) -> None:
+        super().__init__(source_id, redact_url(url))
+        if fps is not None and not (math.isfinite(fps) and fps > 0):
+            raise ValueError(f"fps must be a positive number, got {fps}")
+        self.config = config or LiveConfig()
+        self._url = url
+        self._options = ffmpeg_options(self._demuxer_options())
+        self._interval = 1.0 / fps if fps else 0.0
+        self._due_pts = 0.0  # rate limit: earliest pts the next returned frame may have
+        self._rng = random.Random()
+        self._t0 = time.monotonic()
+        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        # Shared state below is guarded by _cond.
+        self._state = StreamState.CONNECTING
+        self._generation = 0  # bumped to abandon the current worker
+        self._ended: tuple[int, str] | None = None  # (generation, error) of a worker that ended
+        self._latest: Frame | None = None
+        self._latest_seq = self._taken_seq = 0
+        self._conn_frame_mono: float | None = None  # newest frame of the current connection
+        self._frames_read = self._frames_dropped = self._reconnects = 0
+        self._ever_online = False
+        self._last_frame_time: datetime | None = None
+        self._down_since_mono = self._t0
+        self._offline_since: datetime | None = None
+        self._last_error: str | None = None
+        self._failure: SourceError | None = None
+        self._worker: threading.Thread | None = None
+        self._supervisor = threading.Thread(
+            target=self._supervise, name=f"shirong-live-{source_id}", daemon=True
+        )
+        self._supervisor.start()
+        if self.config.fail_fast:
+            self._await_first_connection()
+
+    # -- consumer side -------------------------------------------------------------------------
+
+    def __next__(self) -> Frame:
+        """The newest frame not yet returned, at least ``1/fps`` after the previous one.
+
+        Blocks across outages until frames come back, the source is closed (StopIteration) or it
+        gives up (SourceError).
+        """
+        with self._cond:
+            self._cond.wait_for(lambda: self._stop.is_set() or self._due_frame() is not None)
+            if self._failure is not None:
+                raise self._failure
+            frame = self._due_frame()
+            if self._stop.is_set() or frame is None:
+                raise StopIteration
+            self._taken_seq = self._latest_seq
+            self._due_pts = frame.meta.pts + self._interval
+        return frame
+
+    def status(self) -> StreamStatus:
+        with self._cond:
+            return StreamStatus(
+                source_id=self.source_id,
+                uri=self.uri,
+                state=self._state,
+                last_frame_time=self._last_frame_time,
+                offline_since=self._offline_since,
+                frames_read=self._frames_read,
+                frames_dropped=self._frames_dropped,
+                reconnects=self._reconnects,
+                last_error=self._last_error,
+            )
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop.set()
+            self._state = StreamState.CLOSED
+            self._generation += 1
+            self._cond.notify_all()
+        for thread in (self._supervisor, self._worker):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(_JOIN_TIMEOUT_S)
+
+    def _due_frame(self) -> Frame | None:
+        """The slot's frame if it is new and due; caller holds ``_cond``."""
+        frame = self._latest
+        if frame is None or self._latest_seq == self._taken_seq:
+            return None
+        return frame if frame.meta.pts + _EPS >= self._due_pts else None
+
+    def _await_first_connection(self) -> None:
+        # Longer than the watchdog's connect deadline, which ends every attempt before this.
+        budget = 2 * self.config.open_timeout_s + self.config.stall_timeout_s + 1.0
+        with self._cond:
+            self._cond.wait_for(
+                lambda: self._ever_online or self._state is StreamState.OFFLINE, timeout=budget
+            )
+            online, error = self._ever_online, self._last_error
+        if not online:
+            self.close()
+            raise SourceError(f"cannot open live stream {self.uri}: {error or 'timed out'}")
+
+    # -- supervisor ----------------------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            frames_before = self._frames_read
+            self._run_connection()
+            if self._stop.is_set():
+                return
+            failures = 0 if self._frames_read > frames_before else failures + 1
+            if self._should_give_up():
+                self._give_up()
+                return
+            delay = self.config.backoff.delay(failures, self._rng)
+            log.debug("live stream %s: reconnecting in %.1f s", self.uri, delay)
+            if self._stop.wait(delay):
+                return
+
+    def _run_connection(self) -> None:
+        """Start a worker and watch it until it ends, stalls, or the source closes."""
+        cfg = self.config
+        with self._cond:
+            if self._stop.is_set():  # closed since the supervisor last looked
+                return
+            self._generation += 1
+            generation = self._generation
+            self._ended = None
+            self._conn_frame_mono = None
+            self._state = StreamState.CONNECTING
+            self._cond.notify_all()
+        opened_at = time.monotonic()
+        self._worker = threading.Thread(
+            target=self._read_stream, args=(generation,), name=self._supervisor.name, daemon=True
+        )
+        self._worker.start()
+        with self._cond:
+            while not self._stop.is_set():
+                if self._ended is not None:
+                    self._go_offline(self._ended[1])
+                    return
+                newest = self._conn_frame_mono
+                deadline = (
+                    opened_at + 2 * cfg.open_timeout_s + cfg.stall_timeout_s  # probe + open
+                    if newest is None
+                    else newest + cfg.stall_timeout_s
+                )
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._generation += 1  # abandon the worker: its frames and end are ignored
+                    self._go_offline(
+                        f"no frame for {cfg.stall_timeout_s:g} s (reader stalled); reopening"
+                    )
+                    return
+                self._cond.wait(remaining)
+
+    def _go_offline(self, error: str) -> None:
+        """Record an outage; caller holds ``_cond``."""
+        dropped = self._state is StreamState.ONLINE
+        if dropped:
+            self._down_since_mono = time.monotonic()
+        if self._offline_since is None:
+            self._offline_since = datetime.now(UTC)
+        # Warn when the stream drops or the reason changes, not on every retry of a long outage.
+        level = logging.WARNING if dropped or error != self._last_error else logging.DEBUG
+        self._state = StreamState.OFFLINE
+        self._last_error = error
+        self._cond.notify_all()
+        log.log(level, "live stream %s offline: %s", self.uri, error)
+
+    def _should_give_up(self) -> bool:
+        limit = self.config.give_up_after_s
+        return limit is not None and time.monotonic() - self._down_since_mono >= limit
+
+    def _give_up(self) -> None:
+        with self._cond:
+            if self._stop.is_set():  # closed meanwhile: a plain end, not a failure
+                return
+            message = (
+                f"gave up on live stream {self.uri} after {self.config.give_up_after_s:g} s "
+                f"without frames; last error: {self._last_error}"
+            )
+            self._failure = SourceError(message)
+            self._last_error = message
+            self._state = StreamState.CLOSED
+            self._stop.set()
+            self._cond.notify_all()
+        log.error("%s", message)
+
+    # -- worker --------------------------------------------------------------------------------
+
+    def _read_stream(self, generation: int) -> None:
+        cap: cv2.VideoCapture | None = None
+        try:
+            error = probe(self._url, self.config.open_timeout_s)
+            if error is None:
+                cap = open_capture(self._url, self._capture_params(), self._options)
+                error = self._pump(cap, generation) if cap.isOpened() else _NOT_OPENED
+        except cv2.error as exc:
+            error = f"OpenCV error: {redact_text(str(exc))}"
+        finally:
+            if cap is not None:
+                cap.release()
+        if error is not None:
+            with self._cond:
+                if generation == self._generation:
+                    self._ended = (generation, error)
+                    self._cond.notify_all()
+
+    def _pump(self, cap: cv2.VideoCapture, generation: int) -> str | None:
+        """Read until failure (returns why) or until abandoned/closed (returns None)."""
+        while not self._stop.is_set():
+            ok, image = cap.read()
+            if not ok or image is None:
+                return (
+                    f"no frame within the read timeout ({self.config.read_timeout_s:g} s) "
+                    "or the stream ended"
+                )
+            if not self._publish(generation, as_bgr(image)):
+                return None
+        return None
+
+    def _publish(self, generation: int, image: npt.NDArray[np.uint8]) -> bool:
+        """Put a frame in the slot; False once this worker is abandoned or the source closed."""
+        now = time.monotonic()
+        with self._cond:
+            if generation != self._generation or self._stop.is_set():
+                return False
+            if self._conn_frame_mono is None:
+                self._mark_online()
+            self._conn_frame_mono = now
+            wall_time = datetime.now(UTC)
+            height, width = image.shape[:2]
+            meta = FrameMeta(
+                self.source_id, self._frames_read, now - self._t0, wall_time, width, height
+            )
+            if self._latest_seq > self._taken_seq:
+                self._frames_dropped += 1
+            self._latest = Frame(image, meta)
+            self._latest_seq += 1
+            self._frames_read += 1
+            self._last_frame_time = wall_time
+            self._cond.notify_all()
+        return True
+
+    def _mark_online(self) -> None:
+        """First frame of a connection; caller holds ``_cond``."""
+        if self._ever_online:
+            self._reconnects += 1
+        self._ever_online = True
+        self._state = StreamState.ONLINE
+        self._offline_since = None
+        log.info("live stream %s online", self.uri)
+
+    def _capture_params(self) -> list[int]:
+        return [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            round(self.config.open_timeout_s * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            round(self.config.read_timeout_s * 1000),
+        ]
+
+    def _demuxer_options(self) -> dict[str, str]:
+        scheme = urlsplit(self._url).scheme.lower()
+        transport = {"rtsp_transport": self.config.rtsp_transport} if scheme == "rtsp" else {}
+        return {**transport, **self.config.ffmpeg_options}
+
+
+def probe(url: str, timeout_s: float) -> str | None:
+    """TCP-connect to the URL's server: None if it accepts, else why not ("connection refused").
+
+    OpenCV reports a failed open without a reason; this tells an unreachable camera apart from a
+    wrong path, password or codec.
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme.lower()]
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return f"cannot reach {host}:{port}: {reason}"
+
+
+_NOT_OPENED = (
+    "the server answered but the stream did not open (wrong path or credentials, unsupported "
+    "codec, or the other rtsp_transport is needed)"
+)

@@ -1,0 +1,165 @@
+"""Helpers for capture tests: generated media and a real RTSP server + publisher on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+SIZE = (64, 48)  # width, height of generated test media
+
+
+def gray_level(index: int) -> int:
+    """The uniform gray of generated video frame ``index``: frames identify themselves."""
+    return (index * 8) % 256
+
+
+def write_video(path: Path, frames: int, fps: float) -> Path:
+    """An MJPEG .avi whose frame i is uniformly ``gray_level(i)`` (OpenCV writes it everywhere)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, SIZE)
+    assert writer.isOpened(), f"OpenCV cannot write {path}"
+    for i in range(frames):
+        writer.write(np.full((SIZE[1], SIZE[0], 3), gray_level(i), np.uint8))
+    writer.release()
+    return path
+
+
+def write_image(path: Path, value: int = 128) -> Path:
+    assert cv2.imwrite(str(path), np.full((SIZE[1], SIZE[0], 3), value, np.uint8))
+    return path
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll ``predicate`` until true; fail the test (never hang) after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.05)
+
+
+# -- RTSP: rtsp-server-perl + ffmpeg publisher on loopback ---------------------------------------
+
+FFMPEG = "/usr/bin/ffmpeg" if Path("/usr/bin/ffmpeg").exists() else shutil.which("ffmpeg")
+RTSP_SERVER = shutil.which("rtsp-server-perl")
+RTP_PORTS = 200  # UDP ports reserved per server: each publisher/viewer SETUP takes the next two
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def free_udp_block(size: int) -> int:
+    """First port of ``size`` consecutive free UDP ports on loopback."""
+    for _ in range(50):
+        base = random.randrange(30000, 60000 - size, 2)
+        with contextlib.ExitStack() as stack:
+            try:
+                for port in range(base, base + size):
+                    sock = stack.enter_context(socket.socket(type=socket.SOCK_DGRAM))
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return base
+    raise RuntimeError(f"no block of {size} free UDP ports")
+
+
+def port_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGKILL) -> None:
+    """Send ``sig`` and reap the process; SIGKILL if it has not exited within 5 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+class RtspRig:
+    """``rtsp-server-perl`` and an ffmpeg publisher looping ``video`` into it, on loopback.
+
+    See the ``rtsp_rig`` fixture for how the server has to be run.
+    """
+
+    def __init__(self, workdir: Path, video: Path) -> None:
+        self.workdir = workdir
+        self.video = video
+        self.client_port = free_tcp_port()
+        self.source_port = free_tcp_port()
+        self.rtp_start = free_udp_block(RTP_PORTS)
+        self.server: subprocess.Popen[bytes] | None = None
+        self.publisher: subprocess.Popen[bytes] | None = None
+
+    def url(self, userinfo: str = "") -> str:
+        return f"rtsp://{userinfo}127.0.0.1:{self.client_port}/cam"
+
+    def start_server(self) -> None:
+        assert RTSP_SERVER
+        cmd = [RTSP_SERVER, "--clientport", str(self.client_port)]
+        cmd += ["--serverport", str(self.source_port), "--rtp_start_port", str(self.rtp_start)]
+        cmd += ["--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1"]
+        self.server = self._spawn(cmd, "server.log")
+        wait_until(
+            lambda: port_open(self.client_port) and port_open(self.source_port),
+            30,
+            "rtsp-server-perl to listen",
+        )
+
+    def start_publisher(self) -> None:
+        assert FFMPEG
+        cmd = [FFMPEG, "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1"]
+        cmd += ["-i", str(self.video), "-c", "copy", "-an", "-rtsp_transport", "udp"]
+        cmd += ["-f", "rtsp", f"rtsp://127.0.0.1:{self.source_port}/cam"]
+        self.publisher = self._spawn(cmd, "publisher.log")
+        wait_until(self.stream_ready, 30, "the publisher to ANNOUNCE its stream")
+
+    def stream_ready(self) -> bool:
+        """True once a viewer's DESCRIBE succeeds, i.e. the publisher has mounted the stream."""
+        request = f"DESCRIBE {self.url()} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode()
+        try:
+            with socket.create_connection(("127.0.0.1", self.client_port), 1.0) as sock:
+                sock.sendall(request)
+                return sock.recv(64).startswith(b"RTSP/1.0 200")
+        except OSError:
+            return False
+
+    def crash_publisher(self) -> None:
+        """SIGKILL: no TEARDOWN, so the server keeps a mount that serves no packets."""
+        stop_process(self.publisher)
+        self.publisher = None
+
+    def stop_server(self) -> None:
+        stop_process(self.server)
+        self.server = None
+
+    def stop_publisher(self) -> None:
+        """Stop publishing: SIGINT makes ffmpeg send TEARDOWN, which unmounts the stream."""
+        stop_process(self.publisher, signal.SIGINT)
+        self.publisher = None
+
+    def stop(self) -> None:
+        self.stop_publisher()
+        self.stop_server()
+
+    def _spawn(self, cmd: list[str], log_name: str) -> subprocess.Popen[bytes]:
+        with (self.workdir / log_name).open("ab") as log:
+            return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)

@@ -1,0 +1,110 @@
+"""Live RTSP against a real server on loopback: frames, outages, watchdog and reconnects."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+import pytest
+from capture_helpers import RtspRig, wait_until
+
+from detection.capture import LiveSource, StreamState, open_source
+
+pytestmark = [pytest.mark.rtsp, pytest.mark.slow]
+
+# Fast settings for loopback: the test server only speaks RTP over UDP; a short analyze window
+# makes opens take ~0.5 s instead of ~3 s.
+FAST: dict[str, Any] = {
+    "rtsp_transport": "udp",
+    "ffmpeg_options": {"analyzeduration": "500000"},
+    "open_timeout_s": 5.0,
+    "read_timeout_s": 1.5,
+    "stall_timeout_s": 4.0,
+    "backoff": {"initial_s": 0.2, "max_s": 1.0, "jitter": 0.2},
+}
+OUTAGE_S = 15.0  # generous bound on how long detection or recovery may take on a loaded machine
+
+
+def open_live(rig: RtspRig, **overrides: Any) -> LiveSource:
+    source = open_source(rig.url("viewer:s3cret@"), source_id="cam", **{**FAST, **overrides})
+    assert isinstance(source, LiveSource)
+    return source
+
+
+def test_frames_arrive_newest_first(rig: RtspRig) -> None:
+    with open_live(rig) as source:
+        first = next(source)
+        assert first.image.shape == (48, 64, 3)
+        assert (first.meta.source_id, first.meta.width, first.meta.height) == ("cam", 64, 48)
+        assert first.meta.wall_time.tzinfo is not None
+        time.sleep(1.0)  # the publisher sends 10 fps meanwhile; only the newest is kept
+        second = next(source)
+        assert second.meta.frame_index > first.meta.frame_index + 1
+        assert second.meta.pts > first.meta.pts
+        status = source.status()
+        assert status.state is StreamState.ONLINE
+        assert status.frames_dropped > 0
+        assert status.frames_read >= second.meta.frame_index + 1
+        assert status.uri == rig.url("viewer:***@")
+    assert source.status().state is StreamState.CLOSED
+    with pytest.raises(StopIteration):
+        next(source)
+
+
+def test_live_fps_limits_the_rate(rig: RtspRig) -> None:
+    with open_source(rig.url(), fps=2.0, **FAST) as limited:
+        pts = [next(limited).meta.pts for _ in range(3)]
+    assert all(b - a >= 0.5 - 1e-3 for a, b in itertools.pairwise(pts))
+
+
+def test_publisher_outage_goes_offline_and_recovers(rig: RtspRig) -> None:
+    with open_live(rig) as source:
+        next(source)
+        rig.stop_publisher()
+        wait_until(lambda: source.status().state is not StreamState.ONLINE, OUTAGE_S, "offline")
+        status = source.status()
+        assert status.last_error is not None
+        assert status.offline_since is not None
+        before = status.frames_read
+        rig.start_publisher()
+        wait_until(lambda: source.status().frames_read > before, OUTAGE_S, "frames to resume")
+        frame = next(source)
+        assert frame.meta.frame_index >= before
+        assert source.status().reconnects >= 1
+        assert source.status().offline_since is None
+
+
+def test_publisher_crash_and_server_restart_recover(
+    rig: RtspRig, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with open_live(rig) as source:
+        next(source)
+        rig.crash_publisher()  # leaves a stale mount: reopening succeeds but no packet comes
+        wait_until(lambda: source.status().state is not StreamState.ONLINE, OUTAGE_S, "offline")
+        rig.stop_server()
+        wait_until(
+            lambda: "refused" in (source.status().last_error or ""),
+            OUTAGE_S,
+            "a reconnect attempt to find the server down",
+        )
+        before = source.status().frames_read
+        rig.start_server()
+        rig.start_publisher()
+        wait_until(lambda: source.status().frames_read > before, OUTAGE_S, "frames to resume")
+        assert next(source).meta.frame_index >= before
+        assert source.status().reconnects >= 1
+    native = capfd.readouterr()  # OpenCV and FFmpeg write straight to the file descriptors
+    assert "s3cret" not in native.out + native.err
+
+
+def test_watchdog_reopens_a_reader_stuck_in_read(rig: RtspRig) -> None:
+    """With OpenCV's read timeout far away, only the consumer-side watchdog can notice."""
+    with open_live(rig, read_timeout_s=8.0, stall_timeout_s=1.5) as source:
+        next(source)
+        rig.stop_publisher()
+        wait_until(lambda: "stalled" in (source.status().last_error or ""), 6.0, "the watchdog")
+        assert source.status().state is not StreamState.ONLINE
+        before = source.status().frames_read
+        rig.start_publisher()
+        wait_until(lambda: source.status().frames_read > before, OUTAGE_S, "frames to resume")
