@@ -1,0 +1,33 @@
+"""The six-standards rules: tracked detections plus per-source context → incidents with evidence."""
+
+from detection.rules.config import (
+    RulesConfig,
+    SourceConfig,
+    Zone,
+    ZoneType,
+    load_config,
+    source_config,
+)
+from detection.rules.engine import RulesEngine
+from detection.rules.incident import SCHEMA_VERSION, Incident
+from detection.rules.output import IncidentLog
+from detection.rules.rules import Hit, Rule, Scene, default_rules
+from detection.rules.schedule import TimeWindow
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Hit",
+    "Incident",
+    "IncidentLog",
+    "Rule",
+    "RulesConfig",
+    "RulesEngine",
+    "Scene",
+    "SourceConfig",
+    "TimeWindow",
+    "Zone",
+    "ZoneType",
+    "default_rules",
+    "load_config",
+    "source_config",
+]

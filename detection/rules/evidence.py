@@ -1,0 +1,107 @@
+"""Evidence images of an incident frame: the original, an annotated copy and a crop.
+
+The original is stored losslessly (PNG) exactly as decoded, so what a reviewer or a court sees is
+what the detector saw; its SHA-256 is its name in the store. The annotated copy (JPEG) draws the
+evidence boxes with Chinese labels and the zone; the crop (PNG) is cut from the original.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import tzinfo
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from detection.annotate import Annotator
+from detection.core import Detections, Frame
+from detection.evidence import EvidenceStore
+from detection.rules.config import EvidenceSettings, Zone
+from detection.rules.geometry import ZoneMap
+from detection.rules.incident import Box, EvidenceFile, EvidenceFrame, rounded_box
+from detection.rules.tracks import Seen
+
+Image = npt.NDArray[np.uint8]
+
+
+def encode(image: Image, ext: str, jpeg_quality: int = 90) -> bytes:
+    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if ext == "jpg" else []
+    ok, buf = cv2.imencode(f".{ext}", image, params)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {image.shape} image as {ext}")
+    return bytes(buf.tobytes())
+
+
+def crop_box(region: Box, margin: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """``region`` grown by ``margin`` times its size on each side, clipped to the frame."""
+    x1, y1, x2, y2 = region
+    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+    left, top = max(0, int(np.floor(x1 - mx))), max(0, int(np.floor(y1 - my)))
+    right, bottom = min(width, int(np.ceil(x2 + mx))), min(height, int(np.ceil(y2 + my)))
+    return left, top, max(right, left + 1), max(bottom, top + 1)
+
+
+class EvidenceWriter:
+    """Writes the three images of an evidence frame into a store."""
+
+    def __init__(
+        self, store: EvidenceStore, settings: EvidenceSettings, annotator: Annotator, tz: tzinfo
+    ) -> None:
+        self.tz = tz
+        self.store = store
+        self.settings = settings
+        self.annotator = annotator
+
+    def capture(
+        self,
+        frame: Frame,
+        objects: Sequence[Seen],
+        region: Box,
+        confidence: float,
+        zone: Zone | None,
+        zones: ZoneMap,
+    ) -> EvidenceFrame:
+        meta = frame.meta
+        annotated = self._annotate(frame.image, objects, zone, zones)
+        left, top, right, bottom = crop_box(
+            region, self.settings.crop_margin, meta.width, meta.height
+        )
+        crop = np.ascontiguousarray(frame.image[top:bottom, left:right])
+        return EvidenceFrame(
+            frame_index=meta.frame_index,
+            pts=round(meta.pts, 3),
+            wall_time=meta.wall_time.astimezone(self.tz),
+            confidence=round(confidence, 4),
+            region_xyxy=rounded_box(region),
+            original=self._put(encode(frame.image, "png"), "png"),
+            annotated=self._put(encode(annotated, "jpg", self.settings.jpeg_quality), "jpg"),
+            crop=self._put(encode(crop, "png"), "png"),
+        )
+
+    def _annotate(
+        self, image: Image, objects: Sequence[Seen], zone: Zone | None, zones: ZoneMap
+    ) -> Image:
+        out = image
+        polygon = zones.polygon(zone) if zone is not None else None
+        if polygon is not None:
+            label = f"{zone.name or zone.id} ({zone.type.value})" if zone is not None else ""
+            out = self.annotator.draw_polygons(out, [polygon], [label])
+        names = tuple(sorted({s.class_name for s in objects}))
+        dets = Detections.from_arrays(
+            [s.box for s in objects],
+            [s.confidence for s in objects],
+            [names.index(s.class_name) for s in objects],
+            names,
+            [s.track.key for s in objects],
+        )
+        return self.annotator.annotate(out, dets)
+
+    def _put(self, data: bytes, ext: str) -> EvidenceFile:
+        sha = self.store.put(data, ext)
+        return EvidenceFile(
+            sha256=sha,
+            path=self.store.relpath(sha),
+            media_type="image/png" if ext == "png" else "image/jpeg",
+            bytes=len(data),
+        )

@@ -1,0 +1,67 @@
+"""Evidence of incidents: original, annotated copy and crop, stored by SHA-256."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from rules_helpers import H, W, config, on_ground, simulate
+
+from detection.evidence import EvidenceStore, sha256_file
+from detection.rules.evidence import crop_box
+
+
+def street_image(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 255, (H, W, 3), dtype=np.uint8)
+
+
+def test_evidence_files_hash_to_their_recorded_sha256(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path)
+    bag = on_ground("garbage_bag", 100, 180, tid=1)
+    image = street_image()
+    timeline = [(s, [bag]) for s in range(13)]
+    (inc,) = simulate(config(), timeline, store=store, image=image)
+    assert inc.evidence is not None
+    frame = inc.evidence.opened
+    for f in (frame.original, frame.annotated, frame.crop):
+        path = tmp_path / f.path
+        assert sha256_file(path) == f.sha256
+        assert path.stat().st_size == f.bytes
+    original = cv2.imread(str(tmp_path / frame.original.path), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(original, image)  # lossless, full resolution
+    annotated = cv2.imread(str(tmp_path / frame.annotated.path))
+    assert annotated.shape == image.shape
+    crop = cv2.imread(str(tmp_path / frame.crop.path), cv2.IMREAD_UNCHANGED)
+    x1, y1, x2, y2 = crop_box(frame.region_xyxy, 0.25, W, H)
+    assert np.array_equal(crop, image[y1:y2, x1:x2])
+    assert (frame.original.media_type, frame.annotated.media_type) == ("image/png", "image/jpeg")
+
+
+def test_best_evidence_is_the_most_confident_frame(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path)
+    confs = [0.5] * 11 + [0.52, 0.9, 0.7]  # fires at 10 s with 0.5; 0.52 gains < 0.05
+    timeline = [
+        (s, [on_ground("garbage_bag", 100, 180, conf=c, tid=1)]) for s, c in enumerate(confs)
+    ]
+    (inc,) = simulate(config(), timeline, store=store, image=street_image())
+    assert inc.evidence is not None
+    assert (inc.evidence.opened.frame_index, inc.evidence.opened.confidence) == (10, 0.5)
+    assert (inc.evidence.best.frame_index, inc.evidence.best.confidence) == (12, 0.9)
+    assert inc.confidence == 0.9
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [
+        ((100, 100, 140, 180), (90, 80, 150, 200)),
+        ((0, 0, 40, 40), (0, 0, 50, 50)),
+        ((620, 460, 640, 480), (615, 455, 640, 480)),
+    ],
+    ids=["inside", "top-left-corner", "bottom-right-corner"],
+)
+def test_crop_box_grows_and_clips(
+    region: tuple[float, float, float, float], expected: tuple[int, int, int, int]
+) -> None:
+    assert crop_box(region, 0.25, W, H) == expected
