@@ -1,0 +1,93 @@
+"""Dependencies: settings, a database session, the current user and role guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from detection.taxonomy import Taxonomy
+from serving.config import Settings
+from serving.db.models import User, UserRole
+from serving.schemas.common import MAX_ID
+from serving.services.auth import Passwords, user_for_token
+from serving.services.evidence import BlobStore
+
+
+@dataclass
+class Services:
+    """Everything a request needs, built once per app."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    passwords: Passwords
+    taxonomy: Taxonomy
+    store: BlobStore
+
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Id of a stored row.")]
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_session(services: ServicesDep) -> Iterator[Session]:
+    with services.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="Token from POST /auth/login.")
+TokenDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def get_current_user(services: ServicesDep, session: SessionDep, credentials: TokenDep) -> User:
+    if credentials is None:
+        raise _unauthorized("not authenticated: send 'Authorization: Bearer <token>'")
+    user = user_for_token(session, services.settings, credentials.credentials)
+    if user is None:
+        raise _unauthorized("invalid or expired token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require(*roles: UserRole) -> Callable[[User], User]:
+    """A dependency that lets only ``roles`` through (403 for the others)."""
+    allowed = frozenset(r.value for r in roles)
+
+    def guard(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"role '{user.role}' may not do this; allowed: {', '.join(sorted(allowed))}",
+            )
+        return user
+
+    return guard
+
+
+R = UserRole
+AdminUser = Annotated[User, Depends(require(R.ADMIN))]
+DispatcherUser = Annotated[User, Depends(require(R.ADMIN, R.DISPATCHER))]
+ReviewerUser = Annotated[User, Depends(require(R.ADMIN, R.REVIEWER))]
+IncidentReader = Annotated[User, Depends(require(R.ADMIN, R.DISPATCHER, R.REVIEWER))]
+IngestUser = Annotated[User, Depends(require(R.ADMIN, R.DISPATCHER, R.INGEST))]
+StaffUser = Annotated[User, Depends(require(R.ADMIN, R.DISPATCHER, R.REVIEWER, R.SQUAD_OFFICER))]

@@ -1,0 +1,105 @@
+"""Incident ingestion and review."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from detection.rules.incident import Incident as IncidentRecord
+from serving import metrics
+from serving.api.deps import (
+    IdPath,
+    IncidentReader,
+    IngestUser,
+    ReviewerUser,
+    ServicesDep,
+    SessionDep,
+)
+from serving.db.models import Incident, IncidentStatus
+from serving.schemas.incidents import (
+    IncidentOut,
+    ReviewAction,
+    ReviewIn,
+    ReviewOut,
+    ReviewResult,
+)
+from serving.services import incidents, tickets
+
+router = APIRouter(tags=["incidents"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+
+
+def _out(session: SessionDep, incident: Incident) -> IncidentOut:
+    out = IncidentOut.model_validate(incident)
+    out.ticket_id = incidents.ticket_id_for(session, incident.id)
+    return out
+
+
+@router.post(
+    "/incidents",
+    response_model=IncidentOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "Already ingested; the existing record."}},
+)
+def ingest_incident(
+    data: IncidentRecord,
+    response: Response,
+    _: IngestUser,
+    services: ServicesDep,
+    session: SessionDep,
+) -> IncidentOut:
+    """Queue a rules-engine incident (``Incident.to_json()``) for review; idempotent by its id."""
+    incident, created = incidents.ingest(session, services.taxonomy, data)
+    metrics.INCIDENTS.labels(result="new" if created else "duplicate").inc()
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return _out(session, incident)
+
+
+@router.get("/incidents", response_model=list[IncidentOut])
+def list_incidents(
+    _: IncidentReader,
+    session: SessionDep,
+    status: IncidentStatus | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[IncidentOut]:
+    return [_out(session, i) for i in incidents.list_incidents(session, status, limit, offset)]
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentOut)
+def get_incident(incident_id: IdPath, _: IncidentReader, session: SessionDep) -> IncidentOut:
+    return _out(session, incidents.get_incident(session, incident_id))
+
+
+@router.post("/incidents/{incident_id}/reviews", response_model=ReviewResult)
+def review_incident(
+    incident_id: IdPath,
+    data: ReviewIn,
+    reviewer: ReviewerUser,
+    services: ServicesDep,
+    session: SessionDep,
+) -> ReviewResult:
+    """Confirm (→ ticket), reject with a reason, relabel a box or correct it; all are kept."""
+    decision = incidents.review(session, services.taxonomy, reviewer, incident_id, data)
+    incident = incidents.get_incident(session, incident_id)
+    if data.action is ReviewAction.CONFIRM:
+        tickets.from_incident(session, services.settings, services.taxonomy, reviewer, incident)
+    session.commit()
+    metrics.REVIEWS.labels(action=data.action.value).inc()
+    return ReviewResult(
+        review=ReviewOut.model_validate(decision),
+        incident=_out(session, incident),
+        ticket_id=incidents.ticket_id_for(session, incident_id),
+    )
+
+
+@router.get("/reviews", response_model=list[ReviewOut])
+def list_reviews(
+    _: ReviewerUser, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> list[ReviewOut]:
+    """Every decision, oldest first: the raw material for retraining."""
+    return [ReviewOut.model_validate(r) for r in incidents.list_reviews(session, limit, offset)]

@@ -1,0 +1,329 @@
+"""Tables. Enumerations are stored as short strings so both backends share one migration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import UniqueConstraint as Unique
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from serving.db.base import Base, UTCDateTime, utcnow
+
+Json = dict[str, Any]
+
+
+class UserRole(StrEnum):
+    ADMIN = "admin"
+    DISPATCHER = "dispatcher"
+    REVIEWER = "reviewer"
+    SQUAD_OFFICER = "squad_officer"
+    INGEST = "ingest"
+
+
+class SquadKind(StrEnum):
+    AREA = "area"  # 派驻中队
+    SPECIALISED = "specialised"  # 直属中队
+
+
+class IncidentStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    RECTIFIED = "rectified"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class WebhookFormat(StrEnum):
+    JSON = "json"
+    WECOM = "wecom"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+def _id() -> Mapped[int]:
+    return mapped_column(Integer, primary_key=True)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class Squad(Base):
+    __tablename__ = "squads"
+
+    id: Mapped[int] = _id()
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    business_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = _created()
+
+    areas: Mapped[list[SquadArea]] = relationship(cascade="all, delete-orphan")
+    cameras: Mapped[list[SquadCamera]] = relationship(cascade="all, delete-orphan")
+    roads: Mapped[list[SquadRoad]] = relationship(cascade="all, delete-orphan")
+    premises: Mapped[list[Premises]] = relationship(cascade="all, delete-orphan")
+
+
+class SquadArea(Base):
+    """A jurisdiction polygon of a squad, as [[lat, lon], ...]."""
+
+    __tablename__ = "squad_areas"
+
+    id: Mapped[int] = _id()
+    squad_id: Mapped[int] = mapped_column(ForeignKey("squads.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    polygon: Mapped[list[list[float]]] = mapped_column(JSON)
+
+
+class SquadCamera(Base):
+    __tablename__ = "squad_cameras"
+
+    camera_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    squad_id: Mapped[int] = mapped_column(ForeignKey("squads.id", ondelete="CASCADE"), index=True)
+
+
+class SquadRoad(Base):
+    """A road a squad owns, with the officer named for it (定人定路) and its priority flags."""
+
+    __tablename__ = "squad_roads"
+    __table_args__ = (Unique("squad_id", "road", name="uq_squad_roads_squad_road"),)
+
+    id: Mapped[int] = _id()
+    squad_id: Mapped[int] = mapped_column(ForeignKey("squads.id", ondelete="CASCADE"), index=True)
+    road: Mapped[str] = mapped_column(String(100), index=True)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    model_road: Mapped[bool] = mapped_column(Boolean, default=False)
+    key_road: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Premises(Base):
+    """A business a specialised squad supervises; it owns street order within ``radius_m``."""
+
+    __tablename__ = "premises"
+
+    id: Mapped[int] = _id()
+    squad_id: Mapped[int] = mapped_column(ForeignKey("squads.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    business_type: Mapped[str] = mapped_column(String(40))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    radius_m: Mapped[float] = mapped_column(Float)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = _id()
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    full_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    squad_id: Mapped[int | None] = mapped_column(ForeignKey("squads.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class AuthToken(Base):
+    """An opaque bearer token; only its keyed hash is stored."""
+
+    __tablename__ = "auth_tokens"
+
+    id: Mapped[int] = _id()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(Base):
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key", "username", "ip", "at"),)
+
+    id: Mapped[int] = _id()
+    username: Mapped[str] = mapped_column(String(100))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = _created()
+
+
+class Blob(Base):
+    """A stored photo, named by the SHA-256 of its bytes."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+
+
+class Incident(Base):
+    """A rules-engine incident waiting for (or past) human review."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = _id()
+    record_id: Mapped[str] = mapped_column(String(64), unique=True)
+    standard: Mapped[int] = mapped_column(Integer)
+    clause: Mapped[str] = mapped_column(String(4))
+    rule: Mapped[str] = mapped_column(String(100))
+    classes: Mapped[list[str]] = mapped_column(JSON)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    dwell_s: Mapped[float] = mapped_column(Float)
+    zone: Mapped[str | None] = mapped_column(String(100))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    source_id: Mapped[str] = mapped_column(String(200))
+    camera_id: Mapped[str | None] = mapped_column(String(100))
+    confidence: Mapped[float] = mapped_column(Float)
+    boxes: Mapped[list[Json]] = mapped_column(JSON)
+    evidence: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(
+        String(20), default=IncidentStatus.PENDING.value, index=True
+    )
+    record: Mapped[Json] = mapped_column(JSON)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class Review(Base):
+    """One reviewer decision on an incident, kept for retraining."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = _id()
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    box_index: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[Json | None] = mapped_column(JSON)
+    after: Mapped[Json | None] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = _created()
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = _id()
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), unique=True
+    )
+    standard: Mapped[int] = mapped_column(Integer, index=True)
+    clause: Mapped[str] = mapped_column(String(4))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    priority: Mapped[str] = mapped_column(String(10))
+    priority_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+    complaint: Mapped[bool] = mapped_column(Boolean, default=False)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    road: Mapped[str | None] = mapped_column(String(100))
+    camera_id: Mapped[str | None] = mapped_column(String(100))
+    squad_id: Mapped[int | None] = mapped_column(
+        ForeignKey("squads.id", ondelete="SET NULL"), index=True
+    )
+    helping_squad_id: Mapped[int | None] = mapped_column(
+        ForeignKey("squads.id", ondelete="SET NULL"), index=True
+    )
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    route_via: Mapped[str | None] = mapped_column(String(20))
+    evidence: Mapped[list[str]] = mapped_column(JSON, default=list)
+    after_photo: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rectified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TicketEvent(Base):
+    """Audit trail: who changed what on a ticket, and when."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = _id()
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = _created()
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    changes: Mapped[Json] = mapped_column(JSON, default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Webhook(Base):
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = _id()
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(500))
+    format: Mapped[str] = mapped_column(String(10))
+    squad_id: Mapped[int | None] = mapped_column(ForeignKey("squads.id", ondelete="CASCADE"))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class OutboxMessage(Base):
+    """A webhook delivery, written in the same transaction as the ticket change it announces."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = _id()
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    event: Mapped[str] = mapped_column(String(40))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    payload: Mapped[Json] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = _created()
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = _id()
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = _created()
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float] = mapped_column(Float)
