@@ -82,6 +82,28 @@ class Settings(BaseSettings):
     dispatch_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="HTTP timeout of one webhook delivery."
     )
+    camera_workers: bool = Field(
+        default=True, description="Run a stream worker for every enabled camera inside the app."
+    )
+    camera_fps: float = Field(
+        default=2.0, gt=0, le=60, description="Frames per second each camera worker analyses."
+    )
+    camera_restart_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="Delay before a crashed camera worker restarts; doubles per crash in a row.",
+    )
+    video_fps: float = Field(
+        default=2.0, gt=0, le=60, description="Frames per second sampled from dashcam videos."
+    )
+    video_max_bytes: int = Field(
+        default=2 * 1024**3, ge=1024, le=1 << 40, description="Largest accepted dashcam video."
+    )
+    model_path: Path | None = Field(
+        default=None,
+        description="ONNX detector for cameras and uploads; None: the released default model.",
+    )
     sla_hours_urgent: float = Field(default=2, gt=0, le=720, description="Due time, urgent.")
     sla_hours_high: float = Field(default=8, gt=0, le=720, description="Due time, high.")
     sla_hours_normal: float = Field(default=24, gt=0, le=720, description="Due time, normal.")

@@ -13,12 +13,12 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from detection.capture import open_source
 from detection.capture.base import FrameSource
@@ -30,6 +30,7 @@ from detection.evidence import EvidenceStore
 from detection.geo import GpsTrack, load_track_or_warn, read_exif_gps
 from detection.rules.config import SourceConfig, load_config
 from detection.rules.engine import RulesEngine
+from detection.rules.incident import Incident
 from detection.rules.output import IncidentLog
 from detection.taxonomy import default_taxonomy
 from detection.track import ByteTracker, TrackerConfig
@@ -45,6 +46,14 @@ class WatchSummary:
     failed_frames: int
     incidents: int
     located_frames: int
+
+
+class IncidentSink(Protocol):
+    """Where incidents go as they change: ``IncidentLog`` here, the service's database there."""
+
+    def record(self, incident: Incident) -> None: ...
+
+    def __len__(self) -> int: ...
 
 
 class Locator:
@@ -78,12 +87,16 @@ def watch(
     source: FrameSource,
     detector: Detector,
     engine: RulesEngine,
-    incidents: IncidentLog,
+    incidents: IncidentSink,
     *,
     tracker: ByteTracker,
-    locate: Locator,
+    locate: Callable[[Frame], Frame],
+    on_frame: Callable[[Frame], None] | None = None,
 ) -> WatchSummary:
-    """Run until the source ends; every incident state goes to ``incidents`` as it changes."""
+    """Run until the source ends; every incident state goes to ``incidents`` as it changes.
+
+    ``on_frame`` sees each analysed frame (a service keeps counts, progress and a snapshot).
+    """
     frames = failed = in_a_row = located = 0
     try:
         for raw in source:
@@ -93,6 +106,8 @@ def watch(
                 located += frame.meta.gps is not None
                 for inc in engine.process(frame, tracker.update(detector(frame.image))):
                     incidents.record(inc)
+                if on_frame is not None:
+                    on_frame(frame)
                 in_a_row = 0
             except Exception as exc:  # a bad frame must not end a long watch
                 failed += 1

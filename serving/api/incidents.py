@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import AwareDatetime
 
 from detection.rules.incident import Incident as IncidentRecord
 from serving import metrics
@@ -17,6 +18,7 @@ from serving.api.deps import (
     SessionDep,
 )
 from serving.db.models import Incident, IncidentStatus
+from serving.schemas.common import MAX_ID
 from serving.schemas.incidents import (
     IncidentOut,
     ReviewAction,
@@ -35,6 +37,11 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 def _out(session: SessionDep, incident: Incident) -> IncidentOut:
     out = IncidentOut.model_validate(incident)
     out.ticket_id = incidents.ticket_id_for(session, incident.id)
+    out.standard_name = str(incident.record.get("standard", {}).get("name_zh", ""))
+    out.clause_name = str(incident.record.get("clause", {}).get("name_zh", ""))
+    out.source_name = str(incident.record.get("source", {}).get("name", ""))
+    out.image = incidents.best_image(incident)
+    out.image_region = incidents.best_region(incident)
     return out
 
 
@@ -64,10 +71,23 @@ def list_incidents(
     _: IncidentReader,
     session: SessionDep,
     status: IncidentStatus | None = None,
+    standard: Annotated[int | None, Query(ge=1, le=6, description="Standard 1-6.")] = None,
+    camera_id: Annotated[str | None, Query(max_length=100, description="Camera id.")] = None,
+    squad_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Cameras of this squad.")
+    ] = None,
+    min_confidence: Annotated[
+        float | None, Query(ge=0, le=1, description="Lowest confidence.")
+    ] = None,
+    since: Annotated[AwareDatetime | None, Query(description="Seen at or after.")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Began before.")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[IncidentOut]:
-    return [_out(session, i) for i in incidents.list_incidents(session, status, limit, offset)]
+    """The review queue, oldest first, narrowed by the reviewer's filters."""
+    where = incidents.IncidentFilter(standard, camera_id, squad_id, min_confidence, since, until)
+    rows = incidents.list_incidents(session, status, limit, offset, where)
+    return [_out(session, i) for i in rows]
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)

@@ -327,3 +327,58 @@ class DeliveryAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class CameraState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    CONNECTING = "connecting"
+    STOPPED = "stopped"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Camera(Base):
+    """A fixed street camera watched by a stream worker; ``code`` is its incidents' source id."""
+
+    __tablename__ = "cameras"
+
+    id: Mapped[int] = _id()
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    stream_url: Mapped[str] = mapped_column(String(1000))
+    rtsp_transport: Mapped[str] = mapped_column(String(3), default="tcp")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    road: Mapped[str | None] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    config: Mapped[Json] = mapped_column(JSON)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class Job(Base):
+    """A background analysis of an uploaded dashcam video."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = _id()
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED.value, index=True)
+    source_id: Mapped[str] = mapped_column(String(64))
+    video_file: Mapped[str] = mapped_column(String(100))  # stored as <sha256>.<ext>
+    video_name: Mapped[str] = mapped_column(String(200))  # as uploaded
+    gps_file: Mapped[str | None] = mapped_column(String(100))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+    incidents: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

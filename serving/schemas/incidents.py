@@ -21,6 +21,7 @@ class ReviewAction(StrEnum):
     REJECT = "reject"
     RELABEL = "relabel"
     CORRECT_BOX = "correct_box"
+    ADD_BOX = "add_box"
 
 
 class RejectReason(StrEnum):
@@ -36,9 +37,10 @@ class ReviewIn(Schema):
     box_index: int | None = Field(
         default=None, ge=0, description="Evidence object to relabel or box (index into boxes)."
     )
-    class_name: str | None = Field(default=None, description="New class, for relabel.")
+    class_name: str | None = Field(default=None, description="New class, for relabel and add_box.")
     xyxy: Xyxy | None = Field(
-        default=None, description="True box on the object's evidence image, for correct_box."
+        default=None,
+        description="True box on the object's evidence image, for correct_box and add_box.",
     )
     note: Note
 
@@ -48,6 +50,7 @@ class ReviewIn(Schema):
             ReviewAction.REJECT: ("reason",),
             ReviewAction.RELABEL: ("box_index", "class_name"),
             ReviewAction.CORRECT_BOX: ("box_index", "xyxy"),
+            ReviewAction.ADD_BOX: ("class_name", "xyxy"),
             ReviewAction.CONFIRM: (),
         }[self.action]
         missing = [name for name in needed if getattr(self, name) is None]
@@ -80,6 +83,15 @@ class IncidentOut(OutSchema):
     created_at: datetime
     updated_at: datetime
     ticket_id: int | None = None
+    standard_name: str = Field(default="", description="Chinese name of the standard.")
+    clause_name: str = Field(default="", description="Chinese name of the clause.")
+    source_name: str = Field(default="", description="Human name of the camera or source.")
+    image: str | None = Field(
+        default=None, description="SHA-256 of the best original evidence frame (the one to label)."
+    )
+    image_region: list[float] | None = Field(
+        default=None, description="Evidence region (xyxy pixels) on that frame."
+    )
 
 
 class ReviewOut(OutSchema):

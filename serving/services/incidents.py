@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from detection.rules.incident import Incident as IncidentRecord
 from detection.taxonomy import Taxonomy
 from serving.db.base import utcnow
-from serving.db.models import Incident, IncidentStatus, Review, Ticket, User
+from serving.db.models import Incident, IncidentStatus, Review, SquadCamera, Ticket, User
 from serving.schemas.incidents import ReviewAction, ReviewIn
 from serving.services.errors import ConflictError, InvalidError, NotFoundError
 
@@ -143,13 +144,48 @@ def get_incident(session: Session, incident_id: int) -> Incident:
     return incident
 
 
+@dataclass(frozen=True)
+class IncidentFilter:
+    """Review-queue filters; None means 'any'."""
+
+    standard: int | None = None
+    camera_id: str | None = None
+    squad_id: int | None = None
+    min_confidence: float | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 def list_incidents(
-    session: Session, status: IncidentStatus | None, limit: int, offset: int
+    session: Session,
+    status: IncidentStatus | None,
+    limit: int,
+    offset: int,
+    where: IncidentFilter | None = None,
 ) -> list[Incident]:
     query = select(Incident).order_by(Incident.id)
     if status is not None:
         query = query.where(Incident.status == status.value)
+    if where is not None:
+        query = _filtered(query, where)
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def _filtered(query: Select[Incident], where: IncidentFilter) -> Select[Incident]:
+    if where.standard is not None:
+        query = query.where(Incident.standard == where.standard)
+    if where.camera_id is not None:
+        query = query.where(Incident.camera_id == where.camera_id)
+    if where.min_confidence is not None:
+        query = query.where(Incident.confidence >= where.min_confidence)
+    if where.since is not None:
+        query = query.where(Incident.last_seen >= where.since)
+    if where.until is not None:
+        query = query.where(Incident.first_seen < where.until)
+    if where.squad_id is not None:
+        cameras = select(SquadCamera.camera_id).where(SquadCamera.squad_id == where.squad_id)
+        query = query.where(Incident.camera_id.in_(cameras))
+    return query
 
 
 def ticket_id_for(session: Session, incident_id: int) -> int | None:
@@ -168,6 +204,8 @@ def review(
     after: dict[str, object] | None = None
     if data.action in (ReviewAction.RELABEL, ReviewAction.CORRECT_BOX):
         before, after = _edit_box(taxonomy, incident, data)
+    elif data.action is ReviewAction.ADD_BOX:
+        after = _add_box(taxonomy, incident, data)
     elif data.action is ReviewAction.CONFIRM:
         incident.status = IncidentStatus.CONFIRMED.value
     else:
@@ -211,6 +249,37 @@ def _edit_box(
     kept = set(incident.classes) - {str(old["class_name"])}
     incident.classes = sorted(kept | {str(b["class_name"]) for b in boxes})
     return old, new
+
+
+def _add_box(taxonomy: Taxonomy, incident: Incident, data: ReviewIn) -> dict[str, object]:
+    """A box the model missed, drawn by the reviewer on the best evidence frame."""
+    assert data.class_name is not None and data.xyxy is not None
+    if data.class_name not in taxonomy.class_names:
+        raise InvalidError(f"'{data.class_name}' is not a taxonomy class")
+    new: dict[str, object] = {
+        "track_key": None,
+        "class_name": data.class_name,
+        "role": taxonomy.cls(data.class_name).role.value,
+        "confidence": None,
+        "xyxy": list(data.xyxy),
+        "evidence": best_image(incident),
+        "added": True,
+    }
+    incident.boxes = [*incident.boxes, new]
+    incident.classes = sorted({*incident.classes, data.class_name})
+    return new
+
+
+def best_image(incident: Incident) -> str | None:
+    """SHA-256 of the best original evidence frame: the image reviewers label."""
+    best = (incident.record.get("evidence") or {}).get("best")
+    return str(best["original"]["sha256"]) if best else None
+
+
+def best_region(incident: Incident) -> list[float] | None:
+    """The evidence region (xyxy pixels) on the best frame."""
+    best = (incident.record.get("evidence") or {}).get("best")
+    return [float(v) for v in best["region_xyxy"]] if best else None
 
 
 def list_reviews(session: Session, limit: int, offset: int) -> list[Review]:

@@ -175,6 +175,8 @@ def make_settings(database_url: str, root: Path, **overrides: Any) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 64,
         "dispatch_worker": False,
+        # No stream workers unless a test asks: generated cameras must never be dialled.
+        "camera_workers": False,
         "public_base_url": "http://shirong.test",
     }
     return Settings(**(values | overrides))

@@ -53,12 +53,30 @@ ROUTES: list[tuple[str, str, frozenset[UserRole], bool]] = [
     ("GET", "/outbox/999/attempts", ADMIN, True),
     ("POST", "/outbox/deliver", ADMIN, False),
     ("GET", "/reports/daily", STAFF, False),
+    ("GET", "/taxonomy", STAFF, False),
+    ("GET", "/zone-types", STAFF, False),
+    ("GET", "/corrections/export", REVIEW, False),
+    ("POST", "/cameras", DISPATCH, False),
+    ("GET", "/cameras", READ_INCIDENTS, False),
+    ("GET", "/cameras/999", READ_INCIDENTS, True),
+    ("PATCH", "/cameras/999", DISPATCH, True),
+    ("DELETE", "/cameras/999", DISPATCH, True),
+    ("POST", "/cameras/999/start", DISPATCH, True),
+    ("POST", "/cameras/999/stop", DISPATCH, True),
+    ("GET", "/cameras/999/status", READ_INCIDENTS, True),
+    ("GET", "/cameras/999/snapshot", READ_INCIDENTS, True),
+    ("PUT", "/cameras/999/zones", DISPATCH, True),
+    ("POST", "/ingest/photos", INGEST, False),
+    ("POST", "/ingest/videos", INGEST, False),
+    ("GET", "/jobs/999", INGEST, True),
 ]
 PUBLIC = {("POST", "/auth/login"), ("GET", "/health"), ("GET", "/metrics")}
 VALID_BODIES = {
     ("POST", "/incidents/999/reviews"): {"action": "confirm"},
     ("POST", "/tickets/999/dispatch"): {},
     ("PATCH", "/users/999"): {},
+    ("PATCH", "/cameras/999"): {},
+    ("PUT", "/cameras/999/zones"): {"zones": []},
 }
 
 

@@ -1,0 +1,201 @@
+"""Corrections export: reviewed frames → YOLO / COCO / Label Studio zips the dataset tools read."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from PIL import Image, ImageDraw
+
+from detection.data.importers import IMPORTERS
+from detection.data.samples import ImportResult
+from detection.rules.incident import Incident as IncidentRecord
+from detection.taxonomy import default_taxonomy
+from serving.db.models import UserRole
+from serving.services.evidence import BlobStore
+from tests.serving.conftest import Api, make_record, post_record
+
+WIDTH, HEIGHT = 400, 300
+
+
+def street_png(seed: int) -> bytes:
+    """A small synthetic street scene; ``seed`` makes each frame's bytes (and SHA-256) unique."""
+    image = Image.new("RGB", (WIDTH, HEIGHT), (150, 150, 140))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 200, WIDTH, HEIGHT), fill=(90, 90, 95))
+    draw.rectangle((60 + seed, 120, 140 + seed, 210), fill=(30, 30, 30))
+    draw.rectangle((250, 60, 330, 150), fill=(200, 40 + seed, 40))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def evidence_record(
+    store: BlobStore,
+    n: int,
+    classes: tuple[str, ...] = ("garbage_bag",),
+    clause_id: str = "3a",
+    region: tuple[float, float, float, float] = (60.0, 120.0, 140.0, 210.0),
+    **fields: Any,
+) -> IncidentRecord:
+    """A rules-engine record whose best original frame is a real image in the evidence store."""
+    image = street_png(n)
+    sha = store.files.put(image, "png")
+    record = make_record(
+        clause_id=clause_id,
+        record_id=f"00000000-0000-4000-8000-{n:012d}",
+        classes=classes,
+        **fields,
+    )
+    data = record.model_dump(mode="json")
+    data["frame_size"] = [WIDTH, HEIGHT]
+    for frame in ("opened", "best"):
+        data["evidence"][frame]["original"] = {
+            "sha256": sha,
+            "path": store.files.relpath(sha),
+            "media_type": "image/png",
+            "bytes": len(image),
+        }
+        data["evidence"][frame]["region_xyxy"] = list(region)
+    return IncidentRecord.model_validate(data)
+
+
+def review(api: Api, incident_id: int, **body: Any) -> Any:
+    return api.ok("POST", f"/incidents/{incident_id}/reviews", json=body)
+
+
+def unzip(data: bytes, into: Path) -> Path:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        archive.extractall(into)
+    return into
+
+
+def labels_by_image(
+    result: ImportResult,
+) -> dict[str, list[tuple[str, float, float, float, float]]]:
+    """Image name → sorted boxes, rounded so formats with different precision compare equal."""
+    return {
+        s.image.name: sorted(
+            (b.label, *(round(v, 3) for v in (b.x1, b.y1, b.x2, b.y2))) for b in s.boxes
+        )
+        for s in result.samples
+    }
+
+
+def px(label: str, x1: float, y1: float, x2: float, y2: float) -> tuple[str, ...]:
+    return (label, *(round(v, 3) for v in (x1 / WIDTH, y1 / HEIGHT, x2 / WIDTH, y2 / HEIGHT)))
+
+
+@pytest.fixture
+def reviewed(api: Api) -> dict[str, Any]:
+    """Five incidents, one per kind of outcome; returns their ids and image SHA-256s."""
+    store = api.services.store
+    reviewer = api.actor(UserRole.REVIEWER)
+    ids, shas = {}, {}
+    for n, name in enumerate(("plain", "edited", "false_positive", "duplicate", "pending"), 1):
+        out = post_record(api, evidence_record(store, n))
+        ids[name], shas[name] = out["id"], out["image"]
+    review(api, ids["plain"], action="confirm")
+    edited = ids["edited"]
+    api.ok(
+        "POST",
+        f"/incidents/{edited}/reviews",
+        reviewer,
+        json={"action": "relabel", "box_index": 0, "class_name": "cardboard_box"},
+    )
+    api.ok(
+        "POST",
+        f"/incidents/{edited}/reviews",
+        reviewer,
+        json={"action": "correct_box", "box_index": 0, "xyxy": [50, 110, 150, 220]},
+    )
+    api.ok(
+        "POST",
+        f"/incidents/{edited}/reviews",
+        reviewer,
+        json={"action": "add_box", "class_name": "chair", "xyxy": [250, 60, 330, 150]},
+    )
+    api.ok("POST", f"/incidents/{edited}/reviews", reviewer, json={"action": "confirm"})
+    review(api, ids["false_positive"], action="reject", reason="false_positive")
+    review(api, ids["duplicate"], action="reject", reason="duplicate")
+    return {"ids": ids, "shas": shas}
+
+
+EXPECTED = {
+    "plain": [px("garbage_bag", 60, 120, 140, 210)],
+    "edited": sorted([px("cardboard_box", 50, 110, 150, 220), px("chair", 250, 60, 330, 150)]),
+    "false_positive": [],
+}
+ANNOTATIONS = {"yolo": ".", "coco": "annotations.json", "labelstudio": "tasks.json"}
+
+
+@pytest.mark.parametrize("fmt", list(ANNOTATIONS))
+def test_export_round_trips_through_the_dataset_importers(
+    api: Api, reviewed: dict[str, Any], tmp_path: Path, fmt: str
+) -> None:
+    response = api.client.get(
+        f"/corrections/export?format={fmt}", headers=api.actor(UserRole.REVIEWER).headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    root = unzip(response.content, tmp_path / fmt)
+    result = IMPORTERS[fmt](root / ANNOTATIONS[fmt], fmt, None)
+    assert not [str(i) for i in result.issues]
+    shas = reviewed["shas"]
+    assert labels_by_image(result) == {f"{shas[k]}.png": boxes for k, boxes in EXPECTED.items()}
+    summary = json.loads((root / "corrections.json").read_text(encoding="utf-8"))
+    assert summary["skipped"] == [
+        {
+            "incident": reviewed["ids"]["duplicate"],
+            "reason": "rejected as duplicate: the objects may be real, so not a negative",
+        }
+    ]
+
+
+def test_yolo_export_has_canonical_class_names_and_empty_negative_labels(
+    api: Api, reviewed: dict[str, Any], tmp_path: Path
+) -> None:
+    root = unzip(
+        api.client.get("/corrections/export?format=yolo", headers=api.admin.headers).content,
+        tmp_path,
+    )
+    data = yaml.safe_load((root / "data.yaml").read_text(encoding="utf-8"))
+    names = default_taxonomy().class_names
+    assert data["names"] == dict(enumerate(names))
+    assert data["nc"] == len(names)
+    negative = root / "labels" / f"{reviewed['shas']['false_positive']}.txt"
+    assert negative.read_text() == ""
+    assert (root / "images" / f"{reviewed['shas']['false_positive']}.png").is_file()
+    assert not (root / "images" / f"{reviewed['shas']['pending']}.png").exists()
+
+
+def test_multi_object_incident_needs_every_box_drawn(api: Api, tmp_path: Path) -> None:
+    """The evidence region covers all objects together, so it stands in for none of them."""
+    classes = ("garbage_bag", "cardboard_box")
+    out = post_record(api, evidence_record(api.services.store, 9, classes))
+    review(api, out["id"], action="correct_box", box_index=0, xyxy=[60, 120, 100, 160])
+    review(api, out["id"], action="confirm")
+    zipped = api.client.get("/corrections/export?format=coco", headers=api.admin.headers)
+    summary = json.loads(unzip(zipped.content, tmp_path).joinpath("corrections.json").read_text())
+    reason = "an object of a multi-object incident has no drawn box"
+    assert summary == {"frames": [], "skipped": [{"incident": out["id"], "reason": reason}]}
+
+
+@pytest.mark.parametrize(
+    ("role", "query", "status", "detail"),
+    [
+        (UserRole.DISPATCHER, "format=yolo", 403, "role 'dispatcher' may not do this"),
+        (UserRole.INGEST, "format=coco", 403, "role 'ingest' may not do this"),
+        (UserRole.REVIEWER, "format=voc", 422, "Input should be 'yolo', 'coco' or 'labelstudio'"),
+        (UserRole.REVIEWER, "", 422, "Field required"),
+    ],
+)
+def test_export_refuses(api: Api, role: UserRole, query: str, status: int, detail: str) -> None:
+    response = api.client.get(f"/corrections/export?{query}", headers=api.actor(role).headers)
+    assert response.status_code == status
+    assert detail in response.text

@@ -1,0 +1,117 @@
+"""A live service (uvicorn on a free loopback port, SQLite in a temporary folder) and Chromium.
+
+The browser is Debian's /usr/bin/chromium driven by Playwright; Playwright's own browser download
+is never used, and the tests are skipped with the reason where that binary is absent.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from serving.api.deps import Services
+from serving.app import create_app
+from serving.db.models import UserRole
+from serving.schemas.auth import UserCreate
+from serving.schemas.squads import SquadIn
+from serving.services.squads import create_squad
+from serving.services.users import create_user
+from tests.serving.conftest import PASSWORD, make_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+
+
+@dataclass(frozen=True)
+class LiveService:
+    url: str
+    services: Services
+    squads: dict[str, int]  # squad code → id; each squad owns one camera, named cam-<code>
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _seed(services: Services) -> dict[str, int]:
+    """Two area squads, each owning one camera, and one user per role (password PASSWORD)."""
+    squads = {}
+    with services.sessions() as session:
+        for code, name in (("east", "东区派驻中队"), ("west", "西区派驻中队")):
+            data = {"code": code, "name": name, "kind": "area", "cameras": [f"cam-{code}"]}
+            squad = create_squad(session, SquadIn.model_validate(data))
+            squads[code] = squad.id
+        users = [
+            ("reviewer", UserRole.REVIEWER, None),
+            ("dispatcher", UserRole.DISPATCHER, None),
+            ("officer_east", UserRole.SQUAD_OFFICER, squads["east"]),
+            ("officer_west", UserRole.SQUAD_OFFICER, squads["west"]),
+        ]
+        for username, role, squad_id in users:
+            create_user(
+                session,
+                services.passwords,
+                UserCreate(username=username, password=PASSWORD, role=role, squad_id=squad_id),
+            )
+        session.commit()
+    return squads
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    root = tmp_path_factory.mktemp("live")
+    settings = make_settings(f"sqlite:///{root / 'shirong.db'}", root, camera_workers=False)
+    app: FastAPI = create_app(settings)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    services: Services = app.state.services
+    try:
+        yield LiveService(f"http://127.0.0.1:{port}", services, _seed(services))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is absent (install Debian's chromium: scripts/setup.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
