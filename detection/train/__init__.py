@@ -1,0 +1,1 @@
+"""Training, evaluation and export of Shirong detectors (Ultralytics for training, own metrics)."""

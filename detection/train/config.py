@@ -1,0 +1,62 @@
+"""Training configuration (``models/configs/*.yaml``), validated with Pydantic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from detection.errors import ConfigError
+from detection.taxonomy import REPO_ROOT
+
+
+class TrainConfig(BaseModel):
+    """Fine-tuning settings; relative paths are resolved against the repository root."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]+$", description="Run name (folder under project).")
+    data: Path = Field(description="data.yaml of a dataset built by 'shirong data build'.")
+    base: Path = Field(
+        description="Base checkpoint (.pt). Offline: ../shared/weights/yolov8n-coco.pt; elsewhere "
+        "an official Ultralytics checkpoint path."
+    )
+    project: Path = Field(Path("runs/train"), description="Folder that holds the run folders.")
+    epochs: int = Field(ge=1, le=1000, description="Training epochs.")
+    time_hours: float | None = Field(
+        None,
+        gt=0.0,
+        le=48.0,
+        description="Wall-clock budget; when set, Ultralytics sizes the epoch count (and the LR "
+        "schedule) to it after the first epoch, overriding 'epochs'.",
+    )
+    imgsz: int = Field(416, ge=64, le=2048, multiple_of=32, description="Train/val image size.")
+    batch: int = Field(16, ge=1, le=512, description="Batch size.")
+    seed: int = Field(0, ge=0, description="Random seed (with deterministic=True).")
+    freeze: int = Field(
+        0, ge=0, le=22, description="Freeze the first N model layers (10 = backbone)."
+    )
+    workers: int = Field(2, ge=0, le=64, description="Data-loader worker processes.")
+    cache: Literal["ram", "disk", "none"] = Field("ram", description="Image cache for training.")
+    device: str = Field("auto", description="'auto' (cuda if available, else cpu), 'cpu' or '0'.")
+    patience: int = Field(50, ge=0, le=1000, description="Early-stopping patience in epochs.")
+    close_mosaic: int = Field(2, ge=0, le=100, description="Last epochs trained without mosaic.")
+    lr0: float | None = Field(
+        None, gt=0.0, lt=1.0, description="Initial learning rate (None: auto)."
+    )
+    optimizer: Literal["auto", "SGD", "AdamW"] = Field("auto", description="Optimizer.")
+
+    @staticmethod
+    def resolve(path: Path) -> Path:
+        return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+
+def load_train_config(file: Path) -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read training config {file}: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"invalid training config {file}:\n{exc}") from exc

@@ -1,0 +1,47 @@
+"""Training configs: the shipped v1 config loads; mistakes name the file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from detection.errors import ConfigError
+from detection.taxonomy import REPO_ROOT
+from detection.train.config import TrainConfig, load_train_config
+from detection.train.trainer import pick_device, train
+
+
+def test_v1_config_loads() -> None:
+    config = load_train_config(REPO_ROOT / "models" / "configs" / "v1.yaml")
+    assert config.name == "shirong-v1" and config.imgsz % 32 == 0
+    assert TrainConfig.resolve(config.data) == REPO_ROOT / "data" / "v1" / "data.yaml"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: x\ndata: d.yaml\nbase: b.pt\nepochs: 0\n", "epochs"),
+        ("name: x\ndata: d.yaml\nbase: b.pt\nepochs: 3\nimgsz: 500\n", "imgsz"),
+        ("name: x\ndata: d.yaml\nbase: b.pt\nepochs: 3\nlr: 0.1\n", "lr"),
+        ("name: x\ndata: d.yaml\nepochs: 3\n", "base"),
+        ("name: [x\n", "cannot read"),
+    ],
+)
+def test_bad_config(tmp_path: Path, text: str, message: str) -> None:
+    file = tmp_path / "c.yaml"
+    file.write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        load_train_config(file)
+    assert str(file) in str(err.value)
+
+
+def test_missing_data_file_is_reported_before_training(tmp_path: Path) -> None:
+    config = TrainConfig(name="x", data=tmp_path / "nope.yaml", base=tmp_path / "b.pt", epochs=1)
+    with pytest.raises(ConfigError, match=r"'data' file not found: .*nope\.yaml"):
+        train(config)
+
+
+@pytest.mark.parametrize("device", ["cpu", "0", "cuda:1"])
+def test_explicit_device_is_kept(device: str) -> None:
+    assert pick_device(device) == device
