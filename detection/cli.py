@@ -7,11 +7,22 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from detection import detect
+from detection.data import cli as data_cli
 from detection.errors import ShirongError
+from detection.rules import cli as rules_cli
+from detection.train import cli as train_cli
+from serving import cli as serving_cli
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-REGISTRARS: tuple[Register, ...] = ()
+REGISTRARS: tuple[Register, ...] = (
+    detect.register,
+    data_cli.register,
+    train_cli.register,
+    rules_cli.register,
+    serving_cli.register,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
