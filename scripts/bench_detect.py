@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 from detection.core import Detections  # noqa: E402
 from detection.engine import OnnxDetector  # noqa: E402
 from detection.engine.compare import compare_runs  # noqa: E402
-from detection.engine.letterbox import preprocess, stride_aligned_hw  # noqa: E402
+from detection.train.export import quantize_int8  # noqa: E402
 
 Image = npt.NDArray[np.uint8]
 SHARED = Path(os.environ.get("SHIRONG_SHARED", REPO.parent / "shared"))
@@ -131,51 +131,14 @@ def export_onnx(pt: Path, workdir: Path, imgsz: int, dynamic: bool) -> Path:
     return Path(YOLO(weights).export(format="onnx", imgsz=imgsz, dynamic=dynamic, verbose=False))
 
 
-def quantize_static_int8(fp32: Path, calibration: list[Image], imgsz: int) -> Path:
-    """Calibrated QDQ int8 (per-channel) copy of an fp32 export: what VNNI/AMX CPUs run fastest.
-
-    The Detect head's decoding (DFL, box maths, the final concat of pixel boxes with 0..1 scores)
-    stays fp32: one int8 scale cannot serve both ranges, and quantising it zeroes every score.
-    """
+def int8_kind(model: Path) -> str:
+    """How an int8 model was quantised, read from its operators (for labels and the report)."""
     import onnx
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            shapes = [stride_aligned_hw([f.shape[:2]], (imgsz, imgsz), 32) for f in calibration]
-            feeds = [preprocess([f], hw)[0] for f, hw in zip(calibration, shapes, strict=True)]
-            self.feeds = iter([{"images": blob} for blob in feeds])
-
-        def get_next(self) -> dict[str, npt.NDArray[np.float32]] | None:
-            return next(self.feeds, None)
-
-    prepared, out = fp32.with_name("prepared.onnx"), fp32.with_name("static-int8.onnx")
-    quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
-    graph = onnx.load(str(prepared)).graph
-    last = next(n for n in graph.node if graph.output[0].name in n.output)
-    head = "/".join(last.name.split("/")[:2]) + "/"  # e.g. "/model.22/"
-    decoding = [
-        n.name
-        for n in graph.node
-        if n.name.startswith(head) and "/cv2." not in n.name and "/cv3." not in n.name
-    ]
-    quantize_static(
-        str(prepared),
-        str(out),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        nodes_to_exclude=decoding,
-    )
-    return out
+    ops = {node.op_type for node in onnx.load(str(model), load_external_data=False).graph.node}
+    if "ConvInteger" in ops:
+        return "dynamic quant."
+    return "static QDQ" if "QuantizeLinear" in ops else "not quantised"
 
 
 def calibration_frames(video: Path | None, image: Path, skip: int) -> list[Image]:
@@ -263,6 +226,7 @@ def render(
     ]
     fastest = max((p for p in paths if p.reference is not None), key=lambda p: p.fps)
     best = max(at_parity, key=lambda p: p.fps) if at_parity else None
+    square = f"{args.imgsz}×{args.imgsz}"
     lines = [
         "# Detection benchmark: ONNX Runtime path vs Ultralytics (torch, CPU)",
         "",
@@ -280,11 +244,12 @@ def render(
         f"| versions | onnxruntime {onnxruntime.__version__}, torch {torch.__version__}, "
         f"ultralytics {ultralytics.__version__}, opencv {cv2.__version__} |",
         "",
-        "Models: the shared int8 stand-in (dynamically quantised: ConvInteger); fp32 ONNX exports",
-        "of the same .pt made in a temp folder (fixed 640×640 and dynamic-shape, which runs the",
-        "stride-aligned rectangle as Ultralytics' own predict does); a static QDQ int8 copy of the",
-        "dynamic export made by this script (per-channel, calibrated on 20 frames after the",
-        "benchmarked ones, Detect-head decoding kept fp32) to show what int8 can do on this CPU.",
+        f"Models: the --int8 model `{args.int8}` ({int8_kind(args.int8)}); fp32 ONNX exports",
+        f"of the same .pt made in a temp folder (fixed {square} and dynamic-shape,",
+        "which runs the stride-aligned rectangle as Ultralytics' own predict does); a static QDQ",
+        "int8 copy of the dynamic export made with `detection.train.export.quantize_int8`",
+        "(per-channel, calibrated on 20 frames after the benchmarked ones, Detect-head decoding",
+        "kept fp32), the quantiser `shirong export` uses.",
         "",
         "Parity: confident boxes (conf ≥ 0.5, both directions) matched by a same-class box with",
         "IoU ≥ 0.98 (and ≥ 0.9) in the torch run that saw the same input shape (column vs);",
@@ -357,21 +322,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-detect-") as tmp:
         fixed = export_onnx(args.pt, Path(tmp), args.imgsz, dynamic=False)
         dynamic = export_onnx(args.pt, Path(tmp), args.imgsz, dynamic=True)
-        static = quantize_static_int8(
-            dynamic, calibration_frames(video, image, args.frames), args.imgsz
+        static = quantize_int8(
+            dynamic,
+            calibration_frames(video, image, args.frames),
+            args.imgsz,
+            Path(tmp) / "static-int8.onnx",
         )
         paths = torch_paths(args.pt, args.imgsz, video, image)
         square_ref, rect_ref = paths[1].name, paths[0].name
         onnx_models = [
-            ("ONNX int8 (dynamic quant., shared)", args.int8, square_ref),
-            ("ONNX fp32, fixed-shape export", fixed, square_ref),
-            ("ONNX fp32, dynamic-shape export", dynamic, rect_ref),
-            ("ONNX int8 (static QDQ, calibrated), dynamic-shape", static, rect_ref),
+            (f"ONNX int8 (--int8, {int8_kind(args.int8)})", args.int8),
+            ("ONNX fp32, fixed-shape export", fixed),
+            ("ONNX fp32, dynamic-shape export", dynamic),
+            ("ONNX int8 (static QDQ, calibrated), dynamic-shape", static),
         ]
-        for name, model, ref in onnx_models:
+        for name, model in onnx_models:
             detector = OnnxDetector(model, conf=CONF, iou=IOU, threads=args.threads)
             shape = "x".join(map(str, detector.imgsz))
             desc = shape if detector.is_fixed_shape else f"rect ≤ {shape}"
+            ref = square_ref if detector.is_fixed_shape else rect_ref
             paths.append(Contender(name, model.name, desc, per_frame(detector, video, image), ref))
         run_rounds(paths, args.frames, args.rounds)
         sweep = (
