@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
@@ -35,3 +37,19 @@ def bus_jpg() -> Path:
     """A street photo shipped inside the ultralytics package (no download)."""
     ultralytics = pytest.importorskip("ultralytics")
     return Path(ultralytics.__file__).parent / "assets" / "bus.jpg"
+
+
+def v1_slice_recipe(folder: Path, limit: int, **overrides: Any) -> Path:
+    """The real v1 recipe on ``limit`` images per ../shared source, building into ``folder/v1``.
+
+    The teacher is the shared COCO model; ``overrides`` replace top-level recipe keys.
+    """
+    doc = yaml.safe_load((REPO / "datasets" / "v1.yaml").read_text(encoding="utf-8"))
+    doc.update(out=str(folder / "v1"), **overrides)
+    doc["teacher"]["model"] = str(COCO_INT8)
+    for source in doc["sources"]:
+        source["path"] = str(SHARED / "data" / Path(source["path"]).name)
+        source["limit"] = limit
+    recipe = folder / "v1-slice.yaml"
+    recipe.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return recipe

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from detection.data.recipe import build_recipe
-from tests.conftest import COCO_INT8, REPO, SHARED
+from tests.conftest import REPO, v1_slice_recipe
 
 nbclient = pytest.importorskip("nbclient")
 nbformat = pytest.importorskip("nbformat")
@@ -18,15 +17,7 @@ RELEASED = REPO / "models" / "shirong-v1" / "model.onnx"
 @pytest.fixture(scope="module")
 def v1_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("nb")
-    doc = yaml.safe_load((REPO / "datasets" / "v1.yaml").read_text())
-    doc["out"] = str(tmp / "v1")
-    doc["teacher"]["model"] = str(COCO_INT8)
-    for source in doc["sources"]:
-        source["path"] = str(SHARED / "data" / Path(source["path"]).name)
-        source["limit"] = 20
-    recipe = tmp / "v1.yaml"
-    recipe.write_text(yaml.safe_dump(doc))
-    build_recipe(recipe)
+    build_recipe(v1_slice_recipe(tmp, limit=20))
     return tmp / "v1"
 
 

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -348,3 +348,17 @@ def upload(api: Api, data: bytes, actor: Actor | None = None, name: str = "photo
     return api.client.post(
         "/evidence", headers=(actor or api.admin).headers, files={"file": (name, data)}
     )
+
+
+def wait_for_camera(
+    api: Api, camera_id: int, ok: Callable[[dict[str, Any]], bool], what: str, timeout_s: float = 30
+) -> Any:
+    """Poll a camera's status until ``ok`` holds; fail naming ``what`` and the last status."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = api.ok("GET", f"/cameras/{camera_id}/status")
+        if ok(status):
+            return status
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}; last status {status}")
+        time.sleep(0.1)

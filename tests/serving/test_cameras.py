@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.config import Settings
 from serving.services import cameras
-from tests.serving.conftest import Api, make_settings
+from tests.serving.conftest import Api, make_settings, wait_for_camera
 
 SECRET = "s3cr3t-pw"
 
@@ -51,17 +50,6 @@ def camera_body(code: str = "cam-test-01", **overrides: Any) -> dict[str, Any]:
         },
     }
     return body | overrides
-
-
-def wait_for(api: Api, camera_id: int, ok: Callable[[dict[str, Any]], bool], what: str) -> Any:
-    deadline = time.monotonic() + 30
-    while True:
-        status = api.ok("GET", f"/cameras/{camera_id}/status")
-        if ok(status):
-            return status
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}; last status {status}")
-        time.sleep(0.05)
 
 
 def test_crud_and_the_url_is_never_shown(api: Api) -> None:
@@ -176,7 +164,7 @@ def test_start_goes_offline_with_a_reason_and_stop_stops(
     assert api.ok("GET", f"/cameras/{camera_id}/status")["state"] == "stopped"
     api.ok("POST", f"/cameras/{camera_id}/start")
     assert api.ok("GET", f"/cameras/{camera_id}")["enabled"] is True
-    status = wait_for(api, camera_id, lambda s: s["state"] == "offline", "offline")
+    status = wait_for_camera(api, camera_id, lambda s: s["state"] == "offline", "offline")
     assert "cannot reach 127.0.0.1" in status["last_error"]
     assert status["frames_analysed"] == 0
     snapshot = api.client.get(f"/cameras/{camera_id}/snapshot", headers=api.admin.headers)
@@ -203,7 +191,7 @@ def no_model_client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
 def test_a_crashing_worker_is_restarted_and_its_error_recorded(no_model_client: TestClient) -> None:
     api = Api(no_model_client)
     camera_id = api.ok("POST", "/cameras", json=camera_body(enabled=True))["id"]
-    status = wait_for(
+    status = wait_for_camera(
         api, camera_id, lambda s: s["restarts"] >= 2 and s["state"] == "offline", "two restarts"
     )
     assert "missing.onnx" in status["last_error"]
@@ -220,4 +208,6 @@ def test_enabled_cameras_are_watched_when_the_service_starts(
         assert api.ok("GET", f"/cameras/{camera_id}/status")["state"] == "stopped"
     with TestClient(create_app(settings.model_copy(update={"camera_workers": True}))) as client:
         api.client = client  # same database: the token still works
-        wait_for(api, camera_id, lambda s: s["state"] in ("connecting", "offline"), "a worker")
+        wait_for_camera(
+            api, camera_id, lambda s: s["state"] in ("connecting", "offline"), "a worker"
+        )

@@ -4,10 +4,9 @@ online again when it comes back (rtsp-server-perl + ffmpeg, see tests/detection/
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +14,10 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from tests.conftest import COCO_INT8
 from tests.detection.capture.capture_helpers import FFMPEG, RTSP_SERVER, RtspRig
-from tests.serving.conftest import Api, make_settings
+from tests.serving.conftest import Api, make_settings, wait_for_camera
+
+# Stream start-up over UDP takes seconds on a loaded machine.
+wait_for = partial(wait_for_camera, timeout_s=90)
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp, pytest.mark.shared_data]
 
@@ -42,17 +44,6 @@ def rig(tmp_path: Path) -> Iterator[RtspRig]:
         yield rig
     finally:
         rig.stop()
-
-
-def wait_for(api: Api, camera_id: int, ok: Callable[[dict[str, Any]], bool], what: str) -> Any:
-    deadline = time.monotonic() + 90
-    while True:
-        status = api.ok("GET", f"/cameras/{camera_id}/status")
-        if ok(status):
-            return status
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}; last status {status}")
-        time.sleep(0.2)
 
 
 def test_camera_follows_its_stream_down_and_up(

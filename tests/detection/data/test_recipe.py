@@ -12,7 +12,7 @@ import yaml
 from detection.data.recipe import build_recipe, load_recipe
 from detection.errors import ConfigError
 from detection.taxonomy import default_taxonomy
-from tests.conftest import COCO_INT8, SHARED
+from tests.conftest import v1_slice_recipe
 
 
 def _sources(tmp_path: Path, make_yolo: Callable[..., Path]) -> dict[str, Path]:
@@ -119,14 +119,7 @@ def test_mapping_to_unknown_class_names_recipe_and_source(
 @pytest.mark.slow
 def test_v1_recipe_on_a_slice_of_shared(tmp_path: Path) -> None:
     """The real v1 recipe (teacher included) on 12 images per source, twice: same digest."""
-    doc = yaml.safe_load(Path("datasets/v1.yaml").read_text())
-    doc["out"] = str(tmp_path / "v1")
-    doc["teacher"]["model"] = str(COCO_INT8)
-    for source in doc["sources"]:
-        source["path"] = str(SHARED / "data" / Path(source["path"]).name)
-        source["limit"] = 12
-    file = tmp_path / "v1.yaml"
-    file.write_text(yaml.safe_dump(doc))
+    file = v1_slice_recipe(tmp_path, limit=12)
     first = build_recipe(file, cache_dir=tmp_path / "cache")
     assert sum(first["images"].values()) == 36
     assert {"graffiti", "garbage_bag"} <= set(first["boxes"]["train"])

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-import yaml
 
 from detection.data.recipe import build_recipe
 from detection.train.evaluate import evaluate_model
-from tests.conftest import COCO_INT8, REPO, SHARED
+from tests.conftest import REPO, v1_slice_recipe
 
 RELEASED = REPO / "models" / "shirong-v1" / "model.onnx"
 TOLERANCE = 0.04
@@ -25,19 +23,10 @@ MIN_BOXES = 20
 def test_numpy_map_matches_ultralytics_val(tmp_path: Path) -> None:
     ultralytics = pytest.importorskip("ultralytics")
     assert RELEASED.is_file(), f"{RELEASED} is missing: release a model first"
-    doc = yaml.safe_load((REPO / "datasets" / "v1.yaml").read_text())
-    doc.update(out=str(tmp_path / "ds"), split={"train": 0.0, "val": 0.0, "test": 1.0})
-    doc["teacher"]["model"] = str(COCO_INT8)
-    for source in doc["sources"]:
-        source["path"] = str(SHARED / "data" / Path(source["path"]).name)
-        source["limit"] = 20
-    recipe = tmp_path / "r.yaml"
-    recipe.write_text(yaml.safe_dump(doc))
-    build_recipe(recipe)
-    data = tmp_path / "ds" / "data.yaml"
+    build_recipe(v1_slice_recipe(tmp_path, limit=20, split={"train": 0.0, "val": 0.0, "test": 1.0}))
+    data = tmp_path / "v1" / "data.yaml"
 
     ours = evaluate_model(RELEASED, data, "test").doc
-    os.environ["YOLO_OFFLINE"] = "1"
     theirs = ultralytics.YOLO(str(RELEASED), task="detect").val(
         data=str(data),
         split="test",
