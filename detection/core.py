@@ -7,7 +7,7 @@ Adapters from model outputs live at the edges (``detection.engine``); everything
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -200,15 +200,6 @@ class Detections:
                 rec["track_id"] = int(self.track_id[i])
             out.append(rec)
         return out
-
-
-@dataclass(frozen=True)
-class FrameResult:
-    """What the pipeline knows about one frame: its metadata and (tracked) detections."""
-
-    meta: FrameMeta
-    detections: Detections
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_array(name: str, arr: Any, dtype: type, ndim: int, n: int | None) -> int:

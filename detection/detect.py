@@ -22,17 +22,17 @@ from detection.annotate import annotate
 from detection.capture import open_source
 from detection.capture.base import FrameSource
 from detection.capture.files import ImageSource, VideoFileSource
+from detection.core import Detections, Frame
 from detection.engine import load_detector
 from detection.errors import InputError
-from detection.pipeline import Analysed, analyse
 from detection.track import ByteTracker, TrackerConfig
 
 log = logging.getLogger(__name__)
 
 
-def frame_record(item: Analysed) -> dict[str, Any]:
-    """The JSON object written for one frame."""
-    meta = item.frame.meta
+def frame_record(frame: Frame, detections: Detections, image: Path | None) -> dict[str, Any]:
+    """The JSON object written for one frame (``image``: the still's file, for folders)."""
+    meta = frame.meta
     record: dict[str, Any] = {
         "source": meta.source_id,
         "frame_index": meta.frame_index,
@@ -40,8 +40,10 @@ def frame_record(item: Analysed) -> dict[str, Any]:
         "pts": round(meta.pts, 3),
         "width": meta.width,
         "height": meta.height,
-        "detections": item.detections.to_records(),
+        "detections": detections.to_records(),
     }
+    if image is not None:
+        record["image"] = str(image)
     if meta.gps is not None:
         record["gps"] = {"lat": meta.gps.lat, "lon": meta.gps.lon, "heading": meta.gps.heading}
     return record
@@ -93,31 +95,24 @@ def run_detect(
     video = AnnotatedVideo(out / "annotated.mp4", fps) if tracker is not None else None
     count = 0
     with _outputs(out, video) as jsonl:
-        for tracked in analyse(source, detector, tracker):
-            item = Analysed(
-                tracked.frame, tracked.detections[tracked.detections.confidence >= conf]
-            )
-            record = frame_record(item)
-            if isinstance(source, ImageSource):
-                record["image"] = str(source.paths[item.frame.meta.frame_index])
-            jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
+        for frame in source:
+            dets = detector(frame.image)
+            if tracker is not None:
+                dets = tracker.update(dets)
+            dets = dets[dets.confidence >= conf]
+            index = frame.meta.frame_index
+            still = source.paths[index] if isinstance(source, ImageSource) else None
+            jsonl.write(json.dumps(frame_record(frame, dets, still), ensure_ascii=False) + "\n")
             jsonl.flush()
-            drawn = annotate(item.frame.image, item.detections)
+            drawn = annotate(frame.image, dets)
             if video is not None:
                 video.write(drawn)
             else:
-                _write_still(out / "annotated", source, item, drawn)
+                stem = still.stem if still is not None else f"frame_{index:06d}"
+                (out / "annotated").mkdir(exist_ok=True)
+                cv2.imwrite(str(out / "annotated" / f"{stem}.jpg"), drawn)
             count += 1
     return count
-
-
-def _write_still(
-    folder: Path, source: FrameSource, item: Analysed, image: npt.NDArray[np.uint8]
-) -> None:
-    folder.mkdir(exist_ok=True)
-    index = item.frame.meta.frame_index
-    stem = source.paths[index].stem if isinstance(source, ImageSource) else f"frame_{index:06d}"
-    cv2.imwrite(str(folder / f"{stem}.jpg"), image)
 
 
 def _cmd(args: argparse.Namespace) -> int:
