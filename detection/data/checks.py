@@ -5,7 +5,6 @@ Bad items are dropped with an ``Issue`` naming the file; everything else stays u
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -15,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detection.data.samples import Box, ImportResult, Issue, Sample, Severity
+from detection.evidence import sha256_bytes
 
 MIN_SIDE = 1e-3  # normalised; a box thinner than this (≈ 1 px at 1000 px) is degenerate
 CLIP_TOLERANCE = 0.01  # boxes overshooting the image by less than this are clipped silently
@@ -60,7 +60,7 @@ def inspect_image(path: Path) -> ImageInfo | str:
     if image is None or image.size == 0:
         return "corrupt or unsupported image; skipped"
     height, width = image.shape[:2]
-    return ImageInfo(hashlib.sha256(data).hexdigest(), dhash(image), width, height)
+    return ImageInfo(sha256_bytes(data), dhash(image), width, height)
 
 
 def check_box(box: Box, known: frozenset[str]) -> tuple[Box | None, str | None]:

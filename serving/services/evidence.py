@@ -8,7 +8,6 @@ so a committed record always has its file and a failed upload leaves no record.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from PIL import Image
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from detection.evidence import EvidenceStore
+from detection.evidence import EvidenceStore, sha256_bytes
 from serving.db.models import Blob, User
 from serving.services.errors import InvalidError, NotFoundError, TooLargeError, UnsupportedTypeError
 
@@ -70,7 +69,7 @@ def check_image(data: bytes, max_bytes: int, max_pixels: int) -> CheckedImage:
         raise TooLargeError(f"{exc}; the limit is {max_pixels} pixels") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidError(f"the {fmt} image cannot be decoded: {exc}") from exc
-    return CheckedImage(hashlib.sha256(data).hexdigest(), media_type, width, height)
+    return CheckedImage(sha256_bytes(data), media_type, width, height)
 
 
 class BlobStore:
