@@ -47,6 +47,14 @@ class TrainConfig(BaseModel):
         None, gt=0.0, lt=1.0, description="Initial learning rate (None: auto)."
     )
     optimizer: Literal["auto", "SGD", "AdamW"] = Field("auto", description="Optimizer.")
+    warmup_epochs: float = Field(3.0, ge=0.0, le=20.0, description="LR warm-up epochs (0: none).")
+    warmup_bias_lr: float = Field(
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        description="Bias LR at the start of warm-up; 0 when resuming from a trained run, where "
+        "Ultralytics' 0.1 (meant for SGD from COCO) throws AdamW biases far off.",
+    )
 
     @staticmethod
     def resolve(path: Path) -> Path:

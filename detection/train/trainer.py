@@ -54,6 +54,8 @@ def train(config: TrainConfig) -> Path:
         close_mosaic=config.close_mosaic,
         optimizer=config.optimizer,
         lr0=config.lr0 or 0.01,
+        warmup_epochs=config.warmup_epochs,
+        warmup_bias_lr=config.warmup_bias_lr,
         verbose=True,
     )
     return project / config.name

@@ -18,12 +18,20 @@ def test_v1_config_loads() -> None:
     assert TrainConfig.resolve(config.data) == REPO_ROOT / "data" / "v1" / "data.yaml"
 
 
+def test_v1_1_config_continues_from_the_v1_run() -> None:
+    v1 = load_train_config(REPO_ROOT / "models" / "configs" / "v1.yaml")
+    stage2 = load_train_config(REPO_ROOT / "models" / "configs" / "v1.1.yaml")
+    assert stage2.base == v1.project / v1.name / "weights" / "best.pt"
+    assert (stage2.data, stage2.freeze, stage2.warmup_bias_lr) == (v1.data, 0, 0.0)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("name: x\ndata: d.yaml\nbase: b.pt\nepochs: 0\n", "epochs"),
         ("name: x\ndata: d.yaml\nbase: b.pt\nepochs: 3\nimgsz: 500\n", "imgsz"),
         ("name: x\ndata: d.yaml\nbase: b.pt\nepochs: 3\nlr: 0.1\n", "lr"),
+        ("name: x\ndata: d.yaml\nbase: b.pt\nepochs: 3\nwarmup_bias_lr: 1.5\n", "warmup_bias_lr"),
         ("name: x\ndata: d.yaml\nepochs: 3\n", "base"),
         ("name: [x\n", "cannot read"),
     ],
