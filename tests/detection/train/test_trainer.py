@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from detection.data.recipe import build_recipe
+from detection.train.batchnorm import identity_batchnorms
 from detection.train.config import TrainConfig
 from detection.train.trainer import train
 from tests.conftest import COCO_PT, v1_slice_recipe
@@ -29,6 +30,7 @@ def test_one_epoch_writes_a_checkpoint_with_the_taxonomy_names(tmp_path: Path) -
         batch=4,
         workers=0,
         cache="none",
+        freeze=10,
         warmup_epochs=0.0,
         warmup_bias_lr=0.0,
     )
@@ -40,3 +42,5 @@ def test_one_epoch_writes_a_checkpoint_with_the_taxonomy_names(tmp_path: Path) -
     names = yaml.safe_load(data.read_text(encoding="utf-8"))["names"]
     model = ultralytics.YOLO(str(run / "weights" / "best.pt"))
     assert list(model.names.values()) == names
+    # The shared base is BN-folded; even the frozen backbone leaves with real BN statistics.
+    assert identity_batchnorms(model.model) == []
