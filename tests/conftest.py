@@ -18,6 +18,15 @@ COCO_PT = SHARED / "weights" / "yolov8n-coco.pt"
 VTEST = SHARED / "videos" / "vtest.avi"
 
 
+def released_model() -> Path:
+    """``models/<name>/model.onnx`` for the first model ``models/default.txt`` releases."""
+    from detection.engine import listed_models
+
+    names = listed_models(REPO / "models" / "default.txt")
+    assert names, "models/default.txt names no released model"
+    return REPO / "models" / names[0] / "model.onnx"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if SHARED.is_dir():
         return

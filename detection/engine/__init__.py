@@ -26,6 +26,7 @@ __all__ = [
     "OnnxDetector",
     "UltralyticsDetector",
     "default_model_path",
+    "listed_models",
     "load_detector",
 ]
 
@@ -80,7 +81,7 @@ def default_model_path(root: Path | None = None, environ: Mapping[str, str] | No
             raise ModelError(f"${MODEL_ENV} names a missing model file: {chosen}")
         return chosen
     default_txt = root / "models" / "default.txt"
-    listed = _listed_models(default_txt)
+    listed = listed_models(default_txt)
     for name in listed:
         candidate = root / "models" / name / "model.onnx"
         if candidate.is_file():
@@ -100,7 +101,7 @@ def default_model_path(root: Path | None = None, environ: Mapping[str, str] | No
     )
 
 
-def _listed_models(default_txt: Path) -> list[str]:
+def listed_models(default_txt: Path) -> list[str]:
     """Folder names in ``models/default.txt``: one per line, blank lines and # comments skipped."""
     if not default_txt.is_file():
         return []

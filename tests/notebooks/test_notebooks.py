@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from detection.data.recipe import build_recipe
-from tests.conftest import REPO, v1_slice_recipe
+from tests.conftest import REPO, released_model, v1_slice_recipe
 
 nbclient = pytest.importorskip("nbclient")
 nbformat = pytest.importorskip("nbformat")
-RELEASED = REPO / "models" / "shirong-v1" / "model.onnx"
+RELEASED = released_model()
 
 
 @pytest.fixture(scope="module")
