@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from detection.data.yolo import image_files
 from detection.engine.letterbox import letterbox
 
 if TYPE_CHECKING:
     import torch
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 def identity_batchnorms(model: torch.nn.Module) -> list[torch.nn.BatchNorm2d]:
@@ -114,5 +113,4 @@ def train_images(data_yaml: Path, limit: int) -> list[Path]:
     doc = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))
     root = data_yaml.parent / str(doc.get("path", ""))
     folder = root / str(doc["train"])
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    return files[:limit]
+    return image_files(folder)[:limit]
