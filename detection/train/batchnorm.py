@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from detection.data.yolo import image_files
 from detection.engine.letterbox import letterbox
 
 if TYPE_CHECKING:
@@ -104,13 +103,3 @@ def _apply(bn: torch.nn.BatchNorm2d, total: Any, squares: Any, count: int) -> in
         mean_buf.copy_(mean)
         var_buf.copy_(var)
     return 1
-
-
-def train_images(data_yaml: Path, limit: int) -> list[Path]:
-    """The first ``limit`` training images (sorted) of a built dataset's data.yaml."""
-    import yaml
-
-    doc = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))
-    root = data_yaml.parent / str(doc.get("path", ""))
-    folder = root / str(doc["train"])
-    return image_files(folder)[:limit]

@@ -68,16 +68,22 @@ class Accumulator:
         self.confusion = np.zeros((self.nc + 1, self.nc + 1), np.int64)  # last: background
 
 
-def load_split(data_yaml: Path, split: str) -> tuple[tuple[str, ...], list[GroundTruth]]:
-    """Dataset class names and ground truth (pixel boxes) of one split of a YOLO dataset."""
+def split_images(data_yaml: Path, split: str) -> tuple[tuple[str, ...], list[Path]]:
+    """Class names and the (sorted) image files of one split of a built dataset's data.yaml."""
     try:
         data = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))
         names, folder = tuple(data["names"]), data_yaml.parent / data[split]
     except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
         raise InputError(f"{data_yaml}: cannot read split '{split}' and names: {exc}") from exc
+    return names, image_files(folder)
+
+
+def load_split(data_yaml: Path, split: str) -> tuple[tuple[str, ...], list[GroundTruth]]:
+    """Dataset class names and ground truth (pixel boxes) of one split of a YOLO dataset."""
+    names, images = split_images(data_yaml, split)
     images_dir = data_yaml.parent / "images"
     truths = []
-    for image in image_files(folder):
+    for image in images:
         h, w = _image_hw(image)
         rows = _label_rows(label_path(image, images_dir, data_yaml.parent / "labels"))
         xyxy = np.stack(

@@ -19,10 +19,9 @@ from typing import Any
 import numpy as np
 
 from detection.data.checks import load_bgr
-from detection.data.yolo import image_files
 from detection.errors import InputError, ModelError
 from detection.extras import require
-from detection.train.evaluate import evaluate_model
+from detection.train.evaluate import evaluate_model, split_images
 
 FP32_TOL = 0.01
 INT8_TOL = 0.03
@@ -154,8 +153,8 @@ def export_release(
     """Export, quantize, check parity on the test split, measure speed, release ``model.onnx``."""
     if not weights.is_file():
         raise ModelError(f"weights not found: {weights}")
-    train_images = image_files(data_yaml.parent / "images" / "train")
-    test_images = image_files(data_yaml.parent / "images" / "test")
+    _, train_images = split_images(data_yaml, "train")
+    _, test_images = split_images(data_yaml, "test")
     if not train_images or not test_images:
         raise InputError(f"{data_yaml}: needs train images (calibration) and test images (parity)")
     step = max(len(train_images) // calib_count, 1)

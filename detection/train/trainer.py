@@ -8,8 +8,9 @@ from pathlib import Path
 
 from detection.errors import ConfigError
 from detection.extras import require
-from detection.train.batchnorm import image_batches, recalibrate_identity_batchnorms, train_images
+from detection.train.batchnorm import image_batches, recalibrate_identity_batchnorms
 from detection.train.config import TrainConfig
+from detection.train.evaluate import split_images
 
 log = logging.getLogger(__name__)
 CALIBRATION_IMAGES = 64
@@ -33,7 +34,7 @@ def train(config: TrainConfig) -> Path:
     ultralytics = require("ultralytics", "train")
     device = pick_device(config.device)
     model = ultralytics.YOLO(str(base))
-    calibration = train_images(data, CALIBRATION_IMAGES)
+    calibration = split_images(data, "train")[1][:CALIBRATION_IMAGES]
     changed = recalibrate_identity_batchnorms(model.model, image_batches(calibration, config.imgsz))
     log.info("batch norm: %d identity layers re-derived from %d images", changed, len(calibration))
     project = config.resolve(config.project)

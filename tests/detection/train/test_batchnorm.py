@@ -12,8 +12,8 @@ from detection.train.batchnorm import (
     identity_batchnorms,
     image_batches,
     recalibrate_identity_batchnorms,
-    train_images,
 )
+from detection.train.evaluate import split_images
 
 torch = pytest.importorskip("torch")
 
@@ -90,7 +90,7 @@ def test_no_identity_layers_means_no_forward_pass() -> None:
     assert recalibrate_identity_batchnorms(net, iter(["not a tensor"])) == 0  # type: ignore[list-item]
 
 
-def test_train_images_and_batches_skip_unreadable_files(tmp_path: Path) -> None:
+def test_split_images_and_batches_skip_unreadable_files(tmp_path: Path) -> None:
     folder = tmp_path / "images" / "train"
     folder.mkdir(parents=True)
     for name in ("b.jpg", "a.png"):
@@ -99,7 +99,7 @@ def test_train_images_and_batches_skip_unreadable_files(tmp_path: Path) -> None:
     (folder / "notes.txt").write_text("x")
     (tmp_path / "data.yaml").write_text("train: images/train\nval: images/train\nnames: [a]\n")
 
-    files = train_images(tmp_path / "data.yaml", limit=10)
+    _, files = split_images(tmp_path / "data.yaml", "train")
 
     assert [f.name for f in files] == ["a.png", "b.jpg", "c.jpg"]
     out = list(image_batches(files, imgsz=32, batch=2))
