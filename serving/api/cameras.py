@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
+from sqlalchemy.orm import Session
 
 from serving.api.deps import DispatcherUser, IdPath, IncidentReader, ServicesDep, SessionDep
 from serving.schemas.cameras import CameraIn, CameraOut, CameraPatch, CameraStatus, ZonesIn
@@ -16,6 +17,13 @@ router = APIRouter(prefix="/cameras", tags=["cameras"])
 def _manager(request: Request) -> CameraManager:
     manager: CameraManager = request.app.state.cameras
     return manager
+
+
+def _set_enabled(request: Request, session: Session, camera_id: int, enabled: bool) -> CameraStatus:
+    camera = cameras.set_enabled(session, camera_id, enabled)
+    manager = _manager(request)
+    manager.apply(camera)
+    return manager.status(camera)
 
 
 @router.post("", response_model=CameraOut, status_code=status.HTTP_201_CREATED)
@@ -67,10 +75,7 @@ def start_camera(
     camera_id: IdPath, request: Request, _: DispatcherUser, session: SessionDep
 ) -> CameraStatus:
     """Enable the camera and (re)start its worker."""
-    camera = cameras.set_enabled(session, camera_id, True)
-    manager = _manager(request)
-    manager.apply(camera)
-    return manager.status(camera)
+    return _set_enabled(request, session, camera_id, True)
 
 
 @router.post("/{camera_id}/stop", response_model=CameraStatus)
@@ -78,10 +83,7 @@ def stop_camera(
     camera_id: IdPath, request: Request, _: DispatcherUser, session: SessionDep
 ) -> CameraStatus:
     """Disable the camera; its worker closes its open incidents and ends."""
-    camera = cameras.set_enabled(session, camera_id, False)
-    manager = _manager(request)
-    manager.apply(camera)
-    return manager.status(camera)
+    return _set_enabled(request, session, camera_id, False)
 
 
 @router.get("/{camera_id}/status", response_model=CameraStatus)
