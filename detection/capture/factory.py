@@ -44,6 +44,12 @@ class FileOptions(BaseModel):
         description="Wall time of the first frame (videos) or of every image; default: each "
         "file's modification time.",
     )
+    min_side: int | None = Field(
+        None,
+        ge=1,
+        description="Still images: decode at 1/2, 1/4 or 1/8 scale (JPEGs inside the decoder, at "
+        "a fraction of the memory) while the long side stays at least this; None: full size.",
+    )
 
 
 class SnapshotOptions(BaseModel):
@@ -96,17 +102,18 @@ def open_source(
             display_uri=redact_url(uri),
             wall_time=datetime.now(UTC),
         )
-    start_time = _options(FileOptions, kind, uri, opts).start_time
+    options = _options(FileOptions, kind, uri, opts)
     path = Path(uri).expanduser()
     if kind is SourceKind.VIDEO:
-        return VideoFileSource(path, source_id=sid, fps=fps, start_time=start_time)
+        return VideoFileSource(path, source_id=sid, fps=fps, start_time=options.start_time)
     folder = kind is SourceKind.FOLDER
     return ImageSource(
         list_images(path) if folder else [path],
         source_id=sid,
         display_uri=str(path),
-        start_time=start_time,
+        start_time=options.start_time,
         skip_unreadable=folder,
+        min_side=options.min_side,
     )
 
 

@@ -76,7 +76,7 @@ class ImageSource(FrameSource):
     A single image is decoded when the source is opened, so a corrupt file fails there. In a
     folder a corrupt image is logged (naming the file), recorded in :attr:`skipped` and passed
     over, leaving a gap in ``frame_index``. ``wall_time`` is ``start_time`` if given, else each
-    file's mtime.
+    file's mtime. ``min_side`` decodes each image reduced (see :func:`decode_image`).
     """
 
     def __init__(
@@ -87,21 +87,25 @@ class ImageSource(FrameSource):
         display_uri: str,
         start_time: datetime | None = None,
         skip_unreadable: bool = False,
+        min_side: int | None = None,
     ) -> None:
         super().__init__(source_id, display_uri)
         self.paths = tuple(paths)
         self.skipped: list[Path] = []
         self._start_time = start_time
         self._skip_unreadable = skip_unreadable
+        self._min_side = min_side
         self._next = 0
-        self._first = None if skip_unreadable else decode_image(self.paths[0])
+        self._first = None if skip_unreadable else decode_image(self.paths[0], min_side)
 
     def __next__(self) -> Frame:
         while self._next < len(self.paths):
             index, path = self._next, self.paths[self._next]
             self._next += 1
             try:
-                image = self._first if self._first is not None else decode_image(path)
+                image = self._first
+                if image is None:
+                    image = decode_image(path, self._min_side)
                 self._first = None
                 wall_time = self._start_time or file_time(path)
             except InputError as exc:

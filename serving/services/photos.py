@@ -18,7 +18,7 @@ from detection.core import GeoPoint
 from detection.rules.cli import Locator
 from serving.config import Settings
 from serving.db.models import Blob, Incident, User
-from serving.services.evidence import BlobStore, check_image
+from serving.services.evidence import BlobStore
 from serving.workers.analysis import Analysis, moving_config
 
 
@@ -38,17 +38,29 @@ def ingest_photo(
     user: User,
     data: bytes,
 ) -> PhotoResult:
-    """Check and store the photo (413/415/422 as ``POST /evidence``), then run the rules on it."""
-    check_image(data, settings.upload_max_bytes, settings.upload_max_pixels)
+    """Check and store the photo (413/415/422 as ``POST /evidence``), then run the rules on it.
+
+    The photo is decoded once to check it and once, reduced to ``photo_decode_side``, for the
+    analysis; each holds a decode slot, so concurrent ingests share the uploads' decode budget.
+    """
+    checked = store.check(data, settings.upload_max_bytes, settings.upload_max_pixels)
     analysis.detector.check()  # 503 before storing anything when there is no model
-    blob, created = store.save(
-        session, data, user, settings.upload_max_bytes, settings.upload_max_pixels
-    )
+    blob, created = store.store(session, data, checked, user)
     source_id = f"photo-{blob.sha256[:16]}"
     config = analysis.config(moving_config(analysis.taxonomy, source_id, min_frames=1))
     path = store.files.path(blob.sha256)
     located: list[GeoPoint | None] = []
-    with open_source(str(path), source_id=source_id, start_time=blob.created_at) as source:
+    # The pixels live from the decode (when the source opens) to the end of the analysis (frame,
+    # detector input, evidence images): all of it holds one decode slot.
+    with (
+        store.decoding(),
+        open_source(
+            str(path),
+            source_id=source_id,
+            start_time=blob.created_at,
+            min_side=settings.photo_decode_side or None,
+        ) as source,
+    ):
         _, sink = analysis.run(
             source,
             config,

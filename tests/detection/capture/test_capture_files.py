@@ -160,7 +160,10 @@ def test_missing_image_url(http_root: tuple[Path, str]) -> None:
         ({"fps": float("nan")}, "fps must be a positive number"),
         ({"colour": "red"}, "invalid options for video source .*colour: Extra inputs"),
         ({"start_time": datetime(2024, 1, 1)}, "start_time: Input should have timezone info"),
-        ({"stall_timeout_s": 1}, r"stall_timeout_s: Extra inputs .*\(valid: start_time\)"),
+        (
+            {"stall_timeout_s": 1},
+            r"stall_timeout_s: Extra inputs .*\(valid: start_time, min_side\)",
+        ),
     ],
 )
 def test_bad_options(video_10fps: Path, kwargs: dict[str, object], message: str) -> None:
