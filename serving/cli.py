@@ -30,6 +30,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="add demo squads and users and print their logins (SHIRONG_ENV=development only)",
     )
     seed.set_defaults(func=_seed)
+    retention = sub.add_parser(
+        "retention",
+        help="remove stored files the retention policy lets go (--dry-run: only list them)",
+        description="Apply the SHIRONG_RETENTION_* policy once, as the service does on its "
+        "schedule: stale temp files, videos of long-finished jobs, evidence of long-closed "
+        "tickets (not held) and rejected incidents. Prints each file, its size and why it goes.",
+    )
+    retention.add_argument(
+        "--dry-run", action="store_true", help="list what would go, and why; change nothing"
+    )
+    retention.set_defaults(func=_retention)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -43,7 +54,17 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.seed_demo:
         _seed(args)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise, which lets any local
+    # client pick its address (and dodge the login lockout); only the configured proxies may.
+    proxies = [str(network) for network in settings.trusted_proxies]
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
+    )
     return 0
 
 
@@ -54,4 +75,13 @@ def _seed(args: argparse.Namespace) -> int:
 
     for login in seed_demo(load_settings()):
         print(login)
+    return 0
+
+
+def _retention(args: argparse.Namespace) -> int:
+    require("sqlalchemy", "serve")
+    from serving.config import load_settings
+    from serving.services.retention import format_report, run_standalone
+
+    print(format_report(run_standalone(load_settings(), dry_run=args.dry_run)))
     return 0

@@ -1,13 +1,17 @@
-"""Health and metrics (unauthenticated, for load balancers and Prometheus)."""
+"""Health (unauthenticated, for load balancers) and metrics (for Prometheus, behind a token)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from serving import metrics
-from serving.api.deps import SessionDep
+from serving.api.deps import ServicesDep, SessionDep, TokenDep, get_current_user, require
+from serving.db.models import UserRole
 from serving.schemas.common import Health
 
 router = APIRouter(tags=["system"])
@@ -20,6 +24,20 @@ def health(session: SessionDep) -> Health:
     return Health(status="ok")
 
 
+def metrics_reader(services: ServicesDep, session: SessionDep, credentials: TokenDep) -> None:
+    """Let through ``metrics_token`` (a scraper's ``authorization`` setting) or an admin's token.
+
+    The figures (ticket and incident counts, upload and webhook outcomes) are not public: 401
+    without a valid token, 403 for a user who is not an admin.
+    """
+    expected = services.settings.metrics_token.get_secret_value().encode()
+    sent = credentials.credentials.encode() if credentials else b""
+    if expected and hmac.compare_digest(sent, expected):
+        return
+    require(UserRole.ADMIN)(get_current_user(services, session, credentials))
+
+
 @router.get("/metrics", response_class=Response)
-def prometheus(session: SessionDep) -> Response:
+def prometheus(session: SessionDep, _: Annotated[None, Depends(metrics_reader)]) -> Response:
+    """Prometheus text format; send ``Authorization: Bearer <SHIRONG_METRICS_TOKEN>``."""
     return Response(metrics.render(session), media_type=CONTENT_TYPE_LATEST)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import math
 import secrets
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +18,8 @@ from sqlalchemy.orm import Session
 from serving.config import Settings
 from serving.db.base import utcnow
 from serving.db.models import AuthToken, LoginFailure, User
-from serving.services.errors import RateLimitedError
+from serving.services.concurrency import Slots
+from serving.services.errors import Code, RateLimitedError
 
 # Verified against when the username is unknown, so a miss costs as much time as a wrong password.
 _DUMMY_PASSWORD = "not-a-real-password"
@@ -30,13 +32,24 @@ class IssuedToken:
 
 
 class Passwords:
-    """argon2id hashing with costs taken from the settings."""
+    """argon2id hashing with costs taken from the settings, and the slots logins check in."""
 
     def __init__(self, settings: Settings) -> None:
         self._hasher = PasswordHasher(
             time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
         )
         self._dummy = self._hasher.hash(_DUMMY_PASSWORD)
+        # A flood of logins costs at most this many hashes' memory; the rest get 503 at once.
+        self._slots = Slots(
+            settings.login_max_concurrent_hashes,
+            settings.login_hash_wait_s,
+            "too many logins in progress; try again in a moment",
+            retry_after_s=1,
+        )
+
+    def slot(self) -> AbstractContextManager[None]:
+        """One of ``login_max_concurrent_hashes`` slots (BusyError after ``login_hash_wait_s``)."""
+        return self._slots.hold()
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
@@ -82,19 +95,34 @@ def revoke_token(session: Session, settings: Settings, token: str) -> None:
 
 
 def check_login_allowed(session: Session, settings: Settings, username: str, ip: str) -> None:
-    """Raise 429 once ``login_max_failures`` failures for this username+IP fall in the window."""
-    since = utcnow() - timedelta(seconds=settings.login_window_s)
-    count, oldest = session.execute(
-        select(func.count(), func.min(LoginFailure.at)).where(
-            LoginFailure.username == username, LoginFailure.ip == ip, LoginFailure.at > since
-        )
+    """Raise 429 once the window holds ``login_max_failures`` failures for this username+IP, or
+    ``login_max_failures_per_ip`` for this IP over all usernames (so new names buy no attempts)."""
+    window = timedelta(seconds=settings.login_window_s)
+    same_user = LoginFailure.username == username
+    user_count, user_oldest, ip_count, ip_oldest = session.execute(
+        select(
+            func.count().filter(same_user),
+            func.min(LoginFailure.at).filter(same_user),
+            func.count(),
+            func.min(LoginFailure.at),
+        ).where(LoginFailure.ip == ip, LoginFailure.at > utcnow() - window)
     ).one()
-    if count >= settings.login_max_failures:
-        retry = (oldest + timedelta(seconds=settings.login_window_s) - utcnow()).total_seconds()
-        raise RateLimitedError(
-            f"too many failed logins for '{username}' from this address; try again later",
-            retry_after_s=max(1, math.ceil(retry)),
+    if user_count >= settings.login_max_failures:
+        raise _limited(
+            f"too many failed logins for '{username}' from this address", user_oldest, window
         )
+    if ip_count >= settings.login_max_failures_per_ip:
+        raise _limited("too many failed logins from this address", ip_oldest, window)
+
+
+def _limited(reason: str, oldest: datetime, window: timedelta) -> RateLimitedError:
+    """429 with Retry-After: when the oldest counted failure leaves the window."""
+    retry = (oldest + window - utcnow()).total_seconds()
+    return RateLimitedError(
+        f"{reason}; try again later",
+        retry_after_s=max(1, math.ceil(retry)),
+        code=Code.LOGIN_RATE_LIMITED,
+    )
 
 
 def record_login_failure(session: Session, settings: Settings, username: str, ip: str) -> None:
@@ -118,13 +146,21 @@ def authenticate(
     password: str,
     ip: str,
 ) -> User | None:
-    """The user if the password is right; failures are counted and rate-limited per username+IP."""
+    """The user if the password is right; failures are rate-limited per username+IP and per IP.
+
+    The hash runs in a password slot, and a failure is committed before the slot is freed, so
+    concurrent attempts see each other's failures (at most a slot's worth past the limits).
+    """
     username = username[:100].replace("\x00", "")  # any longer or odder name matches no user
-    check_login_allowed(session, settings, username, ip)
-    user = session.scalar(select(User).where(User.username == username))
-    ok = passwords.verify(user.password_hash if user else None, password)
-    if not ok or user is None or not user.active:
-        record_login_failure(session, settings, username, ip)
-        return None
+    check_login_allowed(session, settings, username, ip)  # a locked-out client waits for nothing
+    session.rollback()  # no connection held while waiting; the check below sees fresh failures
+    with passwords.slot():
+        check_login_allowed(session, settings, username, ip)
+        user = session.scalar(select(User).where(User.username == username))
+        ok = passwords.verify(user.password_hash if user else None, password)
+        if not ok or user is None or not user.active:
+            record_login_failure(session, settings, username, ip)
+            session.commit()
+            return None
     clear_login_failures(session, username, ip)
     return user

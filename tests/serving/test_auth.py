@@ -42,7 +42,7 @@ def test_login_returns_a_token_that_works_for_me(api: Api, client: TestClient) -
     ("headers", "detail"),
     [
         ({}, "not authenticated: send 'Authorization: Bearer <token>'"),
-        ({"Authorization": "Bearer nonsense"}, "invalid or expired token"),
+        ({"Authorization": "Bearer nonsense"}, "invalid or expired token"),  # token_invalid
         (
             {"Authorization": "Basic dXNlcjpwdw=="},
             "not authenticated: send 'Authorization: Bearer <token>'",
@@ -54,20 +54,16 @@ def test_me_needs_a_valid_bearer_token(
 ) -> None:
     response = client.get("/me", headers=headers)
     assert response.status_code == 401
-    assert response.json() == {"detail": detail}
+    code = "token_invalid" if detail.startswith("invalid") else "not_authenticated"
+    assert response.json() == {"detail": detail, "code": code, "params": {}}
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
 def test_wrong_password_and_unknown_user_get_the_same_answer(api: Api, client: TestClient) -> None:
     user = api.actor(UserRole.REVIEWER)
-    assert login(client, user.username, "wrong password!")[:2] == (
-        401,
-        {"detail": "wrong username or password"},
-    )
-    assert login(client, "nobody-here", PASSWORD)[:2] == (
-        401,
-        {"detail": "wrong username or password"},
-    )
+    wrong = {"detail": "wrong username or password", "code": "wrong_credentials", "params": {}}
+    assert login(client, user.username, "wrong password!")[:2] == (401, wrong)
+    assert login(client, "nobody-here", PASSWORD)[:2] == (401, wrong)
 
 
 def test_repeated_failures_are_rate_limited_per_username_and_ip(
@@ -79,8 +75,11 @@ def test_repeated_failures_are_rate_limited_per_username_and_ip(
         assert login(client, user.username, "wrong password!")[0] == 401
     status, body, headers = login(client, user.username, PASSWORD)  # even the right password
     assert status == 429
+    reason = f"too many failed logins for '{user.username}' from this address"
     assert body == {
-        "detail": f"too many failed logins for '{user.username}' from this address; try again later"
+        "detail": f"{reason}; try again later",
+        "code": "login_rate_limited",
+        "params": {"retry_after_s": int(headers["retry-after"])},
     }
     assert 1 <= int(headers["retry-after"]) <= api.services.settings.login_window_s
     other = api.actor(UserRole.DISPATCHER)
@@ -109,7 +108,7 @@ def test_expired_token_is_refused(api: Api, client: TestClient) -> None:
     with api.services.sessions() as session:
         session.execute(update(AuthToken).values(expires_at=utcnow() - timedelta(seconds=1)))
         session.commit()
-    assert client.get("/me", headers=user.headers).json() == {"detail": "invalid or expired token"}
+    assert client.get("/me", headers=user.headers).json()["detail"] == "invalid or expired token"
 
 
 def test_deactivated_user_loses_access(api: Api, client: TestClient) -> None:
