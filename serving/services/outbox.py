@@ -3,21 +3,22 @@
 Messages are written in the same transaction as the ticket change they announce, so a change is
 never announced without being stored nor stored without being announced. The delivery worker posts
 them with an ``Idempotency-Key`` header, retries with exponential backoff, and logs every attempt;
-a receiver that is down only delays delivery.
+a receiver that is down only delays delivery. A round first claims a message (status ``sending``
+until a lease runs out), so concurrent rounds post it once; a crash mid-send is retried after the
+lease with the same key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from detection.taxonomy import Taxonomy
@@ -26,6 +27,7 @@ from serving.config import Settings
 from serving.db.base import utcnow
 from serving.db.models import (
     DeliveryAttempt,
+    Json,
     OutboxMessage,
     OutboxStatus,
     Squad,
@@ -34,22 +36,17 @@ from serving.db.models import (
     Webhook,
     WebhookFormat,
 )
-from serving.services.ticket_view import evidence_url, local_time, ticket_out
+from serving.labels import word
+from serving.services.links import EvidenceLinks
+from serving.services.ticket_view import local_time, ticket_out
 
 log = logging.getLogger(__name__)
 
 WECOM_MAX_BYTES = 4096  # WeCom group robots reject longer markdown content
 MAX_BACKOFF_S = 3600.0
-PRIORITY_ZH = {"urgent": "紧急", "high": "优先", "normal": "一般"}
-STATUS_ZH = {
-    "new": "新建",
-    "dispatched": "已派发",
-    "accepted": "已接收",
-    "rectified": "已整改",
-    "closed": "已办结",
-    "rejected": "已退回",
-    "cancelled": "已撤销",
-}
+# Statuses a round may claim once next_attempt_at has passed (for "sending": the lease ran out).
+CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+INTERRUPTED = "interrupted: no outcome was recorded before the delivery lease expired"
 
 
 def enqueue(
@@ -85,7 +82,8 @@ def build_payload(
     event: TicketEvent,
 ) -> dict[str, object]:
     view = ticket_out(ticket, taxonomy, event.at)
-    links = [evidence_url(settings.public_base_url, sha) for sha in ticket.evidence]
+    signed = EvidenceLinks.of(settings, event.at)  # open without a login, for ttl from now
+    links = [signed.url(sha) for sha in ticket.evidence]
     if hook.format == WebhookFormat.WECOM.value:
         squad = session.get(Squad, ticket.squad_id) if ticket.squad_id else None
         return wecom_markdown(view.model_dump(mode="json"), event, squad, links)
@@ -105,13 +103,15 @@ def wecom_markdown(
     squad: Squad | None,
     links: list[str],
 ) -> dict[str, object]:
-    """The WeCom group-robot markdown message, with links to the original images (一表通办)."""
-    status = STATUS_ZH.get(str(ticket["status"]), str(ticket["status"]))
+    """The WeCom group-robot markdown message, with links to the original images (一表通办);
+    status and priority in the UI's words (``serving.labels``)."""
+    status = word("ticket_status", str(ticket["status"]))
+    priority = word("priority", str(ticket["priority"]))
     where = ticket["road"] or ""
     if ticket["lat"] is not None:
         where = f"{where} ({ticket['lat']:.5f}, {ticket['lon']:.5f})".strip()
     lines = [
-        f"**【{PRIORITY_ZH[str(ticket['priority'])]}】工单 #{ticket['id']} {status}**",
+        f"**【{priority}】工单 #{ticket['id']} {status}**",
         f"> 标准：{ticket['standard_name']} {ticket['clause']} {ticket['clause_name']}",
         f"> 中队：{squad.name if squad else '未分配'}",
         f"> 位置：{where or '未知'}",
@@ -134,6 +134,19 @@ class DeliveryRound:
     delivered: int
 
 
+@dataclass(frozen=True)
+class _Claim:
+    """A message this round owns until ``next_attempt_at``; ``attempts`` fences its outcome."""
+
+    id: int
+    attempts: int
+    event: str
+    idempotency_key: str
+    payload: Json
+    url: str
+    format: str
+
+
 def deliver_due(
     sessions: sessionmaker[Session],
     settings: Settings,
@@ -141,66 +154,154 @@ def deliver_due(
     now: datetime | None = None,
     limit: int = 100,
 ) -> DeliveryRound:
-    """Try every message that is due once; returns how many were tried and delivered."""
-    now = now or utcnow()
+    """Try every message that is due once; returns how many this round claimed and delivered.
+
+    Rounds may run at once (the worker, ``POST /outbox/deliver``, other processes): each message
+    is claimed by one atomic UPDATE, and only the round whose UPDATE changed the row posts it.
+    ``now`` is when the round starts (tests pass a later time); its clock runs on from there.
+    """
+    shift = (now - utcnow()) if now is not None else timedelta(0)
+
+    def clock() -> datetime:
+        return utcnow() + shift
+
     with sessions() as session:
+        _fail_exhausted_leases(session, settings, clock())
         due = session.scalars(
             select(OutboxMessage.id)
             .where(
-                OutboxMessage.status == OutboxStatus.PENDING.value,
-                OutboxMessage.next_attempt_at <= now,
+                OutboxMessage.status.in_(CLAIMABLE),
+                OutboxMessage.next_attempt_at <= clock(),
             )
             .order_by(OutboxMessage.id)
             .limit(limit)
         ).all()
-    delivered = sum(_deliver_one(sessions, settings, client, message_id, now) for message_id in due)
-    return DeliveryRound(attempted=len(due), delivered=delivered)
+    attempted = delivered = 0
+    for message_id in due:
+        claim = _claim(sessions, settings, message_id, clock())
+        if claim is not None:
+            attempted += 1
+            delivered += _deliver(sessions, settings, client, claim, clock)
+    return DeliveryRound(attempted=attempted, delivered=delivered)
 
 
-def _deliver_one(
+def _fail_exhausted_leases(session: Session, settings: Settings, at: datetime) -> None:
+    """A send that never finished on its last permitted attempt counts as failed, not retried."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.SENDING.value,
+            OutboxMessage.next_attempt_at <= at,
+            OutboxMessage.attempts >= settings.dispatch_max_attempts,
+        )
+        .values(status=OutboxStatus.FAILED.value, last_error=INTERRUPTED)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+def _claim(
+    sessions: sessionmaker[Session], settings: Settings, message_id: int, at: datetime
+) -> _Claim | None:
+    """Take the message for one attempt, or None where another round has it or it is not due.
+
+    The UPDATE is the lock on both backends: PostgreSQL re-checks the WHERE after a concurrent
+    claim commits, SQLite runs one writer at a time. A claim whose lease ran out (the sender
+    crashed mid-send) is due again, with the same Idempotency-Key.
+    """
+    with sessions() as session:
+        row = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.next_attempt_at <= at,
+                or_(
+                    OutboxMessage.status == OutboxStatus.PENDING.value,
+                    and_(
+                        OutboxMessage.status == OutboxStatus.SENDING.value,
+                        OutboxMessage.attempts < settings.dispatch_max_attempts,
+                    ),
+                ),
+            )
+            .values(
+                status=OutboxStatus.SENDING.value,
+                attempts=OutboxMessage.attempts + 1,
+                next_attempt_at=at + timedelta(seconds=settings.dispatch_lease_s),
+            )
+            .returning(
+                OutboxMessage.attempts,
+                OutboxMessage.webhook_id,
+                OutboxMessage.event,
+                OutboxMessage.idempotency_key,
+                OutboxMessage.payload,
+            )
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+        if row is None:
+            return None
+        hook = session.get(Webhook, row.webhook_id)
+        assert hook is not None  # cascade deletes messages with their webhook
+        session.commit()
+    return _Claim(
+        message_id, row.attempts, row.event, row.idempotency_key, row.payload, hook.url, hook.format
+    )
+
+
+def _deliver(
     sessions: sessionmaker[Session],
     settings: Settings,
     client: httpx.Client,
-    message_id: int,
-    now: datetime,
+    claim: _Claim,
+    clock: Callable[[], datetime],
 ) -> bool:
+    """Post a claimed message (outside any transaction) and record the outcome."""
+    started_at, started = clock(), time.perf_counter()
+    status_code, error = _post(client, claim, settings.dispatch_timeout_s)
+    duration_ms = (time.perf_counter() - started) * 1000
+    outcome = _outcome(settings, claim.attempts, error, clock())
     with sessions() as session:
-        message = session.scalar(
-            select(OutboxMessage)
-            .where(OutboxMessage.id == message_id)
-            .with_for_update(skip_locked=True)
-        )
-        if message is None or message.status != OutboxStatus.PENDING.value:
-            return False
-        hook = session.get(Webhook, message.webhook_id)
-        assert hook is not None  # cascade deletes messages with their webhook
-        started = time.perf_counter()
-        status_code, error = _post(client, hook, message, settings.dispatch_timeout_s)
         session.add(
             DeliveryAttempt(
-                outbox_id=message.id,
-                at=now,
+                outbox_id=claim.id,
+                at=started_at,
                 status_code=status_code,
                 error=error,
-                duration_ms=(time.perf_counter() - started) * 1000,
+                duration_ms=duration_ms,
             )
         )
-        message.attempts += 1
-        if error is None:
-            message.status, message.delivered_at, message.last_error = (
-                OutboxStatus.DELIVERED.value,
-                now,
-                None,
+        recorded = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == claim.id,
+                OutboxMessage.status == OutboxStatus.SENDING.value,
+                OutboxMessage.attempts == claim.attempts,
             )
-        else:
-            message.last_error = error
-            if message.attempts >= settings.dispatch_max_attempts:
-                message.status = OutboxStatus.FAILED.value
-            else:
-                message.next_attempt_at = now + backoff(settings, message.attempts)
+            .values(**outcome)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
         session.commit()
+    if recorded is None:
+        log.warning(
+            "outbox message %d: attempt %d outlived its lease and was taken over; its outcome "
+            "is in the delivery log but does not change the message",
+            claim.id,
+            claim.attempts,
+        )
     metrics.WEBHOOK_DELIVERIES.labels(outcome="delivered" if error is None else "failed").inc()
     return error is None
+
+
+def _outcome(
+    settings: Settings, attempts: int, error: str | None, at: datetime
+) -> dict[str, object]:
+    """The columns an attempt sets: delivered, failed for good, or pending until the backoff."""
+    if error is None:
+        return {"status": OutboxStatus.DELIVERED.value, "delivered_at": at, "last_error": None}
+    if attempts >= settings.dispatch_max_attempts:
+        return {"status": OutboxStatus.FAILED.value, "last_error": error}
+    retry_at = at + backoff(settings, attempts)
+    return {"status": OutboxStatus.PENDING.value, "next_attempt_at": retry_at, "last_error": error}
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
@@ -208,18 +309,16 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=min(settings.dispatch_backoff_s * 2 ** (attempts - 1), MAX_BACKOFF_S))
 
 
-def _post(
-    client: httpx.Client, hook: Webhook, message: OutboxMessage, timeout: float
-) -> tuple[int | None, str | None]:
+def _post(client: httpx.Client, claim: _Claim, timeout: float) -> tuple[int | None, str | None]:
     """(HTTP status, error or None). WeCom answers 200 with a non-zero errcode on failure."""
-    headers = {"Idempotency-Key": message.idempotency_key, "X-Shirong-Event": message.event}
+    headers = {"Idempotency-Key": claim.idempotency_key, "X-Shirong-Event": claim.event}
     try:
-        response = client.post(hook.url, json=message.payload, headers=headers, timeout=timeout)
+        response = client.post(claim.url, json=claim.payload, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
         return None, f"{type(exc).__name__}: {exc}"
     if not response.is_success:
         return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
-    if hook.format == WebhookFormat.WECOM.value:
+    if claim.format == WebhookFormat.WECOM.value:
         try:
             errcode = response.json().get("errcode", 0)
         except ValueError:
@@ -227,28 +326,3 @@ def _post(
         if errcode:
             return response.status_code, f"WeCom errcode {errcode}: {response.text[:200]}"
     return response.status_code, None
-
-
-class DeliveryWorker:
-    """Runs ``deliver_due`` every ``poll_s`` seconds in a daemon thread until stopped."""
-
-    def __init__(self, deliver: Callable[[], DeliveryRound], poll_s: float) -> None:
-        self._deliver = deliver
-        self._poll_s = poll_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="shirong-dispatch", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._deliver()
-            except Exception:  # keep delivering after a database hiccup; the error is logged
-                log.exception("webhook delivery round failed")
-            self._stop.wait(self._poll_s)

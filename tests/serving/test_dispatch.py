@@ -27,13 +27,20 @@ from tests.serving.conftest import Api, _free_port, make_settings
 
 
 class Receiver:
-    """A webhook endpoint: records each POST and answers from a script of (status, body)."""
+    """A webhook endpoint: records each POST and answers from a script of (status, body).
+
+    Once the script is used up it answers ``default``; ``delay_s`` holds each answer back so that
+    concurrent delivery rounds overlap.
+    """
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}/hook"
         self.requests: list[tuple[dict[str, str], Any]] = []
         self.answers: list[tuple[int, dict[str, Any]]] = []
+        self.default: tuple[int, dict[str, Any]] = (200, {})
+        self.delay_s = 0.0
+        self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> None:
@@ -42,8 +49,12 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
-                receiver.requests.append((dict(self.headers), json.loads(self.rfile.read(length))))
-                status, body = receiver.answers.pop(0) if receiver.answers else (200, {})
+                with receiver._lock:
+                    receiver.requests.append(
+                        (dict(self.headers), json.loads(self.rfile.read(length)))
+                    )
+                    status, body = receiver.answers.pop(0) if receiver.answers else receiver.default
+                time.sleep(receiver.delay_s)
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -153,7 +164,7 @@ def test_wecom_markdown_and_errcode(api: Api, receiver: Receiver) -> None:
     _, message = receiver.requests[-1]
     assert set(message) == {"msgtype", "markdown"} and message["msgtype"] == "markdown"
     content = message["markdown"]["content"]
-    assert content.startswith("**【一般】工单 #1 已派发**")
+    assert content.startswith("**【普通】工单 #1 已派发**")  # the UI's words (labels.json)
     assert "> 标准：无“乱拉乱挂” 5a 乱拉条幅" in content
     assert "> 中队：west 中队" in content and "> 备注：速办" in content
     assert "> 位置：(36.05000, 120.05000)" in content
