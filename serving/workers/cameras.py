@@ -24,6 +24,7 @@ from detection.errors import ConfigError
 from detection.rules.config import SourceConfig
 from serving.db.models import Camera, CameraState
 from serving.schemas.cameras import CameraStatus
+from serving.services.errors import redact_paths
 from serving.workers.analysis import Analysis, at_fixed_place
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class CameraWorker:
             if not self.stopped.is_set():
                 self._crashed("the stream reader ended unexpectedly")
         except Exception as exc:  # recorded and restarted by the watchdog
-            self._crashed(f"{type(exc).__name__}: {redact_text(str(exc))}")
+            self._crashed(f"{type(exc).__name__}: {redact_paths(redact_text(str(exc)))}")
         finally:
             with self._lock:
                 if self._source is not None:
@@ -122,6 +123,7 @@ class CameraWorker:
         with self.stats.lock:
             self.stats.frames_analysed += 1
             self.stats.crashes_in_a_row = 0
+            self.stats.last_error = None  # frames flow again: the crash is over
             self.stats.last_frame = frame.image
             self.stats.last_frame_time = frame.meta.wall_time
 
@@ -197,7 +199,7 @@ class CameraManager:
         except ConfigError as exc:  # e.g. the taxonomy changed under a stored config
             log.error("camera %s not started: %s", camera.code, exc)
             with self._lock:
-                self._stats.setdefault(camera.id, CameraStats()).last_error = str(exc)
+                self._stats.setdefault(camera.id, CameraStats()).last_error = redact_paths(str(exc))
             return
         spec = CameraSpec(
             id=camera.id,
@@ -226,6 +228,8 @@ class CameraManager:
             worker.status() if worker is not None else (CameraState.STOPPED, 0, None)
         )
         with stats.lock:
+            # The source keeps its last outage's reason; once online again it is history.
+            error = None if state is CameraState.ONLINE else stream_error or stats.last_error
             return CameraStatus(
                 camera_id=camera.id,
                 state=state,
@@ -233,7 +237,7 @@ class CameraManager:
                 frames_analysed=stats.frames_analysed,
                 reconnects=reconnects,
                 restarts=stats.restarts,
-                last_error=stream_error or stats.last_error,
+                last_error=error,
             )
 
     def snapshot(self, camera_id: int) -> bytes | None:

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.config import Settings
 from serving.services import cameras
-from tests.serving.conftest import Api, make_settings, wait_for_camera
+from tests.serving.conftest import Api, error_message, make_settings, wait_for_camera
 
 SECRET = "s3cr3t-pw"
 
@@ -102,7 +102,7 @@ def test_bad_rules_config_is_a_422_naming_the_field(
         "/cameras", json=camera_body(config=config), headers=api.admin.headers
     )
     assert response.status_code == 422, response.text
-    assert field in response.json()["detail"]
+    assert field in error_message(response)
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "/dev/video0", "ftp://host/x"])
@@ -152,7 +152,7 @@ def test_bad_zones_are_refused_and_nothing_changes(
     body = {"zones": zones, "frame_size": frame_size}
     response = api.client.put(f"/cameras/{camera_id}/zones", json=body, headers=api.admin.headers)
     assert response.status_code == 422
-    assert message in response.json()["detail"]
+    assert message in error_message(response)
     assert api.ok("GET", f"/cameras/{camera_id}")["config"]["zones"][0]["id"] == "walk"
 
 
@@ -194,7 +194,7 @@ def test_a_crashing_worker_is_restarted_and_its_error_recorded(no_model_client: 
     status = wait_for_camera(
         api, camera_id, lambda s: s["restarts"] >= 2 and s["state"] == "offline", "two restarts"
     )
-    assert "missing.onnx" in status["last_error"]
+    assert "missing.onnx" in status["last_error"] and "/" not in status["last_error"]
     api.ok("POST", f"/cameras/{camera_id}/stop")
 
 

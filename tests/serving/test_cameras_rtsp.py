@@ -86,4 +86,5 @@ def test_camera_follows_its_stream_down_and_up(
         )
         assert back["frames_analysed"] >= grown["frames_analysed"]
         assert back["restarts"] == 0
+        assert back["last_error"] is None, "a camera that recovered shows no old error"
         api.ok("POST", f"/cameras/{camera_id}/stop")
