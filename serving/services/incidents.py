@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,10 +13,22 @@ from sqlalchemy.orm import Session
 
 from detection.rules.incident import Incident as IncidentRecord
 from detection.taxonomy import Taxonomy
+from serving import metrics
 from serving.db.base import utcnow
-from serving.db.models import Incident, IncidentStatus, Review, SquadCamera, Ticket, User
+from serving.db.models import (
+    Incident,
+    IncidentStatus,
+    Review,
+    Sighting,
+    SightingOutcome,
+    SquadCamera,
+    Ticket,
+    User,
+)
 from serving.schemas.incidents import ReviewAction, ReviewIn
+from serving.services import recurrence
 from serving.services.errors import ConflictError, InvalidError, NotFoundError
+from serving.services.recurrence import Earlier, Recurrence
 
 
 def evidence_of(record: IncidentRecord) -> list[str]:
@@ -35,43 +48,58 @@ def originals_of(incident: Incident) -> list[str]:
 
 
 def boxes_of(record: IncidentRecord) -> list[dict[str, object]]:
-    """One reviewable entry per evidence object; reviewers relabel them or draw their true box."""
-    image = record.evidence.best.original.sha256 if record.evidence else None
+    """One reviewable entry per evidence object, with its own box on the best original frame.
+
+    ``xyxy`` is None for an object not seen in that frame and in records written before the
+    engine kept per-object boxes; reviewers relabel the objects or draw their true box.
+    """
+    best = record.evidence.best if record.evidence else None
+    seen = {b.track_key: b for b in best.boxes} if best else {}
     return [
         {
             "track_key": t.key,
             "class_name": t.class_name,
             "role": t.role,
             "confidence": t.best_confidence,
-            "xyxy": None,
-            "evidence": image,
+            "xyxy": list(seen[t.key].xyxy) if t.key in seen else None,
+            "evidence": best.original.sha256 if best else None,
         }
         for t in record.tracks
     ]
 
 
-def ingest(session: Session, taxonomy: Taxonomy, record: IncidentRecord) -> tuple[Incident, bool]:
+def ingest(
+    session: Session, taxonomy: Taxonomy, record: IncidentRecord, policy: Recurrence
+) -> tuple[Incident, bool]:
     """Store an incident for review; returns (incident, created).
 
     The rules engine's deterministic ``id`` is the identity: posting the same record again (a
-    retry, a replayed video) returns the same row, and a later update of a still-pending incident
-    (it stayed longer, a better frame was found) refreshes it.
+    retry, a replayed video, an update of an open incident) returns the same row and refreshes
+    it. A record with a new id of a situation already known becomes a sighting of the earlier
+    incident instead (``serving.services.recurrence``), unless it is a recurrence after a closed
+    ticket or beats a rejection; either way the earlier incident is what comes back.
     """
     _check_record(taxonomy, record)
     existing = session.scalar(select(Incident).where(Incident.record_id == record.id))
     if existing is not None:
-        if (
-            existing.status == IncidentStatus.PENDING.value
-            and record.last_seen > existing.last_seen
-        ):
-            _fill(existing, record)
-            existing.updated_at = utcnow()
-            session.commit()
-        return existing, False
+        return _seen_again(session, existing, record), False
+    sighting = session.scalar(select(Sighting).where(Sighting.record_id == record.id))
+    if sighting is not None:
+        return _sighted_again(session, sighting, record), False
+    earlier = recurrence.find_earlier(session, record, policy)
+    outcome = recurrence.fold(earlier, record, policy) if earlier is not None else None
+    if earlier is not None and outcome is not None:
+        return _sighted(session, earlier, outcome, record), False
     incident = Incident(record_id=record.id)
     _fill(incident, record)
     session.add(incident)
+    returned = earlier is not None and earlier.rectified
     try:
+        if returned:
+            assert earlier is not None
+            incident.recurrence_of_id = earlier.incident.id
+            session.flush()
+            earlier.incident.recurrences = [*earlier.incident.recurrences, incident.id]
         session.commit()
     except IntegrityError:  # a concurrent identical request won the race
         session.rollback()
@@ -79,6 +107,8 @@ def ingest(session: Session, taxonomy: Taxonomy, record: IncidentRecord) -> tupl
         if winner is None:
             raise
         return winner, False
+    if returned:
+        metrics.RECURRENCES.labels(outcome="recurrence").inc()
     return incident, True
 
 
@@ -99,6 +129,113 @@ def _fill(incident: Incident, record: IncidentRecord) -> None:
     incident.boxes = boxes_of(record)
     incident.evidence = evidence_of(record)
     incident.record = record.model_dump(mode="json")
+
+
+def _seen_again(session: Session, incident: Incident, record: IncidentRecord) -> Incident:
+    """A re-post of an incident's own record: a pending incident takes what it adds; a reviewed
+    one only its last sighting, from which the recurrence window runs."""
+    if incident.status == IncidentStatus.PENDING.value:
+        changed = _merge(session, incident, record)
+    else:
+        changed = record.last_seen > incident.last_seen
+        incident.last_seen = max(incident.last_seen, record.last_seen)
+    if changed:
+        incident.updated_at = utcnow()
+        session.commit()
+    return incident
+
+
+def _merge(session: Session, incident: Incident, record: IncidentRecord) -> bool:
+    """Fold a later look at a pending incident's situation in; returns whether it changed.
+
+    Its time span grows. Its evidence becomes the record's when that is the record the evidence
+    came from (grown since) or a more confident one, unless a reviewer has edited the boxes.
+    """
+    newer = record.last_seen > incident.last_seen
+    own = incident.record.get("id") == record.id
+    closed_now = own and incident.record.get("status") != record.status  # e.g. open → closed
+    if not (newer or closed_now or record.confidence > incident.confidence):
+        return False
+    span = (
+        min(incident.first_seen, record.first_seen),
+        max(incident.last_seen, record.last_seen),
+        max(incident.dwell_s, record.dwell_s),
+    )
+    if (own or record.confidence > incident.confidence) and not _edited(session, incident):
+        _fill(incident, record)
+    incident.first_seen, incident.last_seen, incident.dwell_s = span
+    return True
+
+
+def _edited(session: Session, incident: Incident) -> bool:
+    """A pending incident with reviews has reviewer-edited boxes that new evidence would lose."""
+    query = select(Review.id).where(Review.incident_id == incident.id).limit(1)
+    return session.scalar(query) is not None
+
+
+def _originals(record: IncidentRecord) -> list[str]:
+    if record.evidence is None:
+        return []
+    frames = (record.evidence.opened, record.evidence.best)
+    return list(dict.fromkeys(f.original.sha256 for f in frames))
+
+
+def _sighted(
+    session: Session, earlier: Earlier, outcome: SightingOutcome, record: IncidentRecord
+) -> Incident:
+    """Keep a new record of a known situation as a sighting of its earlier incident."""
+    incident, ticket = earlier.incident, earlier.ticket
+    still = outcome is SightingOutcome.STILL_PRESENT
+    session.add(
+        Sighting(
+            record_id=record.id,
+            incident_id=incident.id,
+            ticket_id=ticket.id if still and ticket is not None else None,
+            outcome=outcome.value,
+            first_seen=record.first_seen,
+            last_seen=record.last_seen,
+            confidence=record.confidence,
+            evidence=_originals(record),
+        )
+    )
+    if outcome is SightingOutcome.LINKED and incident.status == IncidentStatus.PENDING.value:
+        _merge(session, incident, record)
+    else:
+        incident.last_seen = max(incident.last_seen, record.last_seen)
+    incident.updated_at = utcnow()
+    incident.sightings = Incident.sightings + 1  # in SQL: concurrent sightings all count
+    if outcome is SightingOutcome.SUPPRESSED:
+        incident.suppressed = Incident.suppressed + 1
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent post of the same record won the race
+        session.rollback()
+        winner = session.scalar(select(Sighting).where(Sighting.record_id == record.id))
+        if winner is None:
+            raise
+        return get_incident(session, winner.incident_id)
+    metrics.RECURRENCES.labels(outcome=outcome.value).inc()
+    return incident
+
+
+def _sighted_again(session: Session, sighting: Sighting, record: IncidentRecord) -> Incident:
+    """A re-post of a sighting's record: it and its incident take what it adds."""
+    incident = get_incident(session, sighting.incident_id)
+    newer, better = record.last_seen > sighting.last_seen, record.confidence > sighting.confidence
+    if not (newer or better):
+        return incident
+    sighting.first_seen = min(sighting.first_seen, record.first_seen)
+    sighting.last_seen = max(sighting.last_seen, record.last_seen)
+    if better:
+        sighting.confidence, sighting.evidence = record.confidence, _originals(record)
+    pending = incident.status == IncidentStatus.PENDING.value
+    if sighting.outcome == SightingOutcome.LINKED.value and pending:
+        _merge(session, incident, record)
+    else:
+        incident.last_seen = max(incident.last_seen, record.last_seen)
+    incident.updated_at = utcnow()
+    session.commit()
+    return incident
 
 
 # Column widths the record's free-form strings must fit (the record model leaves them open).
@@ -190,6 +327,15 @@ def _filtered(query: Select[Incident], where: IncidentFilter) -> Select[Incident
 
 def ticket_id_for(session: Session, incident_id: int) -> int | None:
     return session.scalar(select(Ticket.id).where(Ticket.incident_id == incident_id))
+
+
+def ticket_ids_for(session: Session, incident_ids: Sequence[int]) -> dict[int, int]:
+    """Incident id → its ticket id, in one query (a page of the queue, not one query a row)."""
+    if not incident_ids:
+        return {}
+    query = select(Ticket.incident_id, Ticket.id).where(Ticket.incident_id.in_(incident_ids))
+    rows = session.execute(query)
+    return {incident_id: ticket_id for incident_id, ticket_id in rows if incident_id is not None}
 
 
 def review(

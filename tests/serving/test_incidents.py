@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from serving.db.models import UserRole
+from serving.db.models import Incident, UserRole
 from tests.serving.conftest import Api, make_record, post_record, sha
 
 WEST = [[36.00, 120.00], [36.00, 120.10], [36.10, 120.10], [36.10, 120.00]]
@@ -65,6 +65,15 @@ def test_a_later_update_of_a_pending_incident_refreshes_it(api: Api) -> None:
     updated = post_record(api, later)
     assert updated["id"] == first["id"]
     assert (updated["dwell_s"], updated["last_seen"] > first["last_seen"]) == (900.0, True)
+
+
+def test_the_closing_state_of_a_pending_incident_is_kept(api: Api) -> None:
+    """The rules engine's final state often has the last state's last_seen: it still counts."""
+    record = make_record(status="open")
+    post_record(api, record)
+    closed = post_record(api, record.model_copy(update={"status": "closed"}))
+    with api.services.sessions() as session:
+        assert session.get(Incident, closed["id"]).record["status"] == "closed"
 
 
 @pytest.mark.parametrize(
