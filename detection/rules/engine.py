@@ -5,7 +5,8 @@ detections that are too weak, too small or masked, update the object memory (dwe
 rules in claiming order, and fold the hits into incidents: a hit of the same standard that shares
 an object with an open incident, overlaps its region (fixed cameras) or lies within
 ``dedup_radius_m`` of it with the same class (moving cameras with GPS) updates that incident
-instead of opening another. Incidents not seen for ``cooldown_s`` close.
+instead of opening another. Evidence is taken once per incident and frame, after all of the
+frame's hits are folded in, with each object's own box. Incidents not seen for ``cooldown_s`` close.
 """
 
 from __future__ import annotations
@@ -141,9 +142,14 @@ class RulesEngine:
             model_classes=frozenset(n for n in self._taxonomy_names(detections.names) if n),
         )
         changed: dict[str, _Open] = {}
+        hits: dict[str, list[Hit]] = {}
         for hit in self._evaluate(scene):
-            inc = self._record(hit, frame, zones)
+            inc = self._record(hit, meta)
             changed[inc.id] = inc
+            hits.setdefault(inc.id, []).append(hit)
+        if self._store is not None:
+            for inc_id, incident_hits in hits.items():
+                self._evidence(changed[inc_id], incident_hits, frame, zones)
         for inc in self._expire(meta.wall_time):
             changed[inc.id] = inc
         return [self._snapshot(o) for o in changed.values()]
@@ -200,17 +206,12 @@ class RulesEngine:
                     claimed.setdefault(s.track.key, hit.clause_id)
         return hits
 
-    def _record(self, hit: Hit, frame: Frame, zones: ZoneMap) -> _Open:
-        meta = frame.meta
+    def _record(self, hit: Hit, meta: FrameMeta) -> _Open:
         inc = self._match(hit, meta)
         if inc is None:
-            inc = self._new(hit, frame, zones)
+            inc = self._new(hit, meta)
         else:
             self._update(inc, hit, meta)
-            gain = self.source.evidence.min_gain
-            if hit.confidence >= inc.evidence_confidence + gain and self._store is not None:
-                inc.best = self._capture(frame, hit, zones)
-                inc.evidence_confidence = hit.confidence
         for s in hit.objects:
             self._claims[s.track.key] = inc
         return inc
@@ -247,8 +248,7 @@ class RulesEngine:
         within = [(d, i) for d, i in dist if d <= self.source.dedup_radius_m]
         return cands[min(within)[1]] if within else None
 
-    def _new(self, hit: Hit, frame: Frame, zones: ZoneMap) -> _Open:
-        meta = frame.meta
+    def _new(self, hit: Hit, meta: FrameMeta) -> _Open:
         self._seq += 1
         t = meta.wall_time
         name = f"shirong:{self.source.id}:{hit.clause_id}:{t.isoformat()}:{self._seq}"
@@ -272,8 +272,6 @@ class RulesEngine:
             self.source.priority_hours, inc.first_seen.astimezone(self._tz)
         )
         self._add_members(inc, hit, t)
-        if self._store is not None:
-            inc.opened = inc.best = self._capture(frame, hit, zones)
         self._open.append(inc)
         return inc
 
@@ -306,13 +304,30 @@ class RulesEngine:
                 m.best_confidence = max(m.best_confidence, s.confidence)
                 m.dwell_s = max(m.dwell_s, s.track.dwell_s)
 
-    def _capture(self, frame: Frame, hit: Hit, zones: ZoneMap) -> EvidenceFrame:
+    def _evidence(self, inc: _Open, hits: list[Hit], frame: Frame, zones: ZoneMap) -> None:
+        """Evidence of this frame, taken once all its hits are folded in, so the frame shows
+        (and records a box for) every object of the incident seen in it, not only the first."""
+        confidence = max(h.confidence for h in hits)
+        if inc.opened is None:
+            inc.opened = inc.best = self._capture(frame, inc, hits, confidence, zones)
+            inc.evidence_confidence = confidence
+        elif confidence >= inc.evidence_confidence + self.source.evidence.min_gain:
+            inc.best = self._capture(frame, inc, hits, confidence, zones)
+            inc.evidence_confidence = confidence
+
+    def _capture(
+        self, frame: Frame, inc: _Open, hits: list[Hit], confidence: float, zones: ZoneMap
+    ) -> EvidenceFrame:
         if self._writer is None:
             assert self._store is not None
             annotator = self._annotator or Annotator(taxonomy=self.taxonomy)
             self._writer = EvidenceWriter(self._store, self.source.evidence, annotator, self._tz)
-        objects: list[Seen] = [*hit.objects, *hit.context]
-        return self._writer.capture(frame, objects, hit.box, hit.confidence, hit.zone, zones)
+        seen: dict[int, Seen] = {}
+        for hit in hits:
+            for s in (*hit.objects, *hit.context):
+                seen.setdefault(s.track.key, s)
+        objects = list(seen.values())
+        return self._writer.capture(frame, objects, inc.region, confidence, hits[0].zone, zones)
 
     def _expire(self, now: datetime) -> list[_Open]:
         stale = [

@@ -2,7 +2,8 @@
 
 The original is stored losslessly (PNG) exactly as decoded, so what a reviewer or a court sees is
 what the detector saw; its SHA-256 is its name in the store. The annotated copy (JPEG) draws the
-evidence boxes with Chinese labels and the zone; the crop (PNG) is cut from the original.
+evidence boxes with Chinese labels and the zone; the crop (PNG) is cut from the original. Each
+object's own box is recorded with the frame, so every object can be reviewed and learned from.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from detection.core import Detections, Frame
 from detection.evidence import EvidenceStore
 from detection.rules.config import EvidenceSettings, Zone
 from detection.rules.geometry import ZoneMap
-from detection.rules.incident import Box, EvidenceFile, EvidenceFrame, rounded_box
+from detection.rules.incident import Box, EvidenceBox, EvidenceFile, EvidenceFrame, rounded_box
 from detection.rules.tracks import Seen
 
 Image = npt.NDArray[np.uint8]
@@ -40,6 +41,17 @@ def crop_box(region: Box, margin: float, width: int, height: int) -> tuple[int, 
     left, top = max(0, int(np.floor(x1 - mx))), max(0, int(np.floor(y1 - my)))
     right, bottom = min(width, int(np.ceil(x2 + mx))), min(height, int(np.ceil(y2 + my)))
     return left, top, max(right, left + 1), max(bottom, top + 1)
+
+
+def _box(seen: Seen) -> EvidenceBox:
+    """An object's own box in the evidence frame (what a reviewer checks and training learns)."""
+    x1, y1, x2, y2 = (float(v) for v in seen.box)
+    return EvidenceBox(
+        track_key=seen.track.key,
+        class_name=seen.class_name,
+        confidence=round(float(seen.confidence), 4),
+        xyxy=rounded_box((x1, y1, x2, y2)),
+    )
 
 
 class EvidenceWriter:
@@ -77,6 +89,7 @@ class EvidenceWriter:
             original=self._put(encode(frame.image, "png"), "png"),
             annotated=self._put(encode(annotated, "jpg", self.settings.jpeg_quality), "jpg"),
             crop=self._put(encode(crop, "png"), "png"),
+            boxes=tuple(_box(s) for s in objects),
         )
 
     def _annotate(

@@ -71,6 +71,13 @@ class EvidenceFile(_Record):
     bytes: int = Field(ge=0, description="File size.")
 
 
+class EvidenceBox(_Record):
+    track_key: int = Field(ge=1, description="The object's EvidenceTrack.key.")
+    class_name: str = Field(description="Taxonomy class name.")
+    confidence: float = Field(ge=0, le=1, description="The object's confidence in this frame.")
+    xyxy: Box = Field(description="The object's box in original-image pixels.")
+
+
 class EvidenceFrame(_Record):
     frame_index: int = Field(ge=0, description="Frame number within the source.")
     pts: float = Field(description="Seconds since the source started.")
@@ -80,6 +87,11 @@ class EvidenceFrame(_Record):
     original: EvidenceFile = Field(description="The full-resolution frame, lossless PNG.")
     annotated: EvidenceFile = Field(description="The frame with the evidence boxes drawn, JPEG.")
     crop: EvidenceFile = Field(description="The region with a margin, cut from the original, PNG.")
+    boxes: tuple[EvidenceBox, ...] = Field(
+        (),
+        description="Each object's own box in this frame (training data needs one box per "
+        "object, not the stacked region); empty in records written before boxes were kept.",
+    )
 
 
 class Evidence(_Record):

@@ -1,18 +1,19 @@
 """Reviewed frames with their corrected boxes, exported as YOLO, COCO or Label Studio (a zip).
 
-What a reviewer decided becomes training data: a confirmed incident's best original frame with its
-boxes (relabelled, redrawn, or drawn where the model missed one), and a frame rejected as a false
-positive as a negative image (empty label file; only boxes the reviewer drew are kept). Incidents
-rejected for another reason (duplicate, not a violation) show real objects, so they are left out
-rather than taught as background. Every left-out incident is listed with its reason in
-``corrections.json`` inside the zip. Class ids follow the taxonomy's canonical order.
+What a reviewer decided becomes training data: a confirmed incident's best original frame with
+every object's box (as the rules engine recorded it, relabelled, redrawn, or drawn where the model
+missed one), and a frame rejected as a false positive as a negative image (empty label file; only
+boxes the reviewer drew are kept). Incidents rejected for another reason (duplicate, not a
+violation) show real objects, so they are left out rather than taught as background. Every
+left-out incident is listed with its reason in ``corrections.json`` inside the zip. Class ids
+follow the taxonomy's canonical order.
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -75,6 +76,36 @@ class Corrections:
         }
 
 
+@dataclass(frozen=True)
+class TrainingGap:
+    """Why confirming an incident gives no training data: a stable code, the English detail and
+    the indices of the boxes at fault (the UI names them in the reviewer's language)."""
+
+    code: str
+    detail: str
+    boxes: tuple[int, ...] = ()
+
+
+def training_gap(boxes: Sequence[Mapping[str, Any]], has_image: bool) -> TrainingGap | None:
+    """What keeps a confirmation of these boxes from being training data; None: nothing.
+
+    Every detected object needs its own box: an undrawn one may stand for the evidence region
+    only when it is the region's sole object (records from before per-object boxes).
+    """
+    if not has_image:
+        return TrainingGap("no_evidence_image", "the incident has no evidence image")
+    detected = [i for i, b in enumerate(boxes) if not b.get("added")]
+    unboxed = tuple(i for i in detected if boxes[i].get("xyxy") is None)
+    if unboxed and len(detected) > 1:
+        numbers = ", ".join(str(i + 1) for i in unboxed)
+        detail = (
+            f"objects {numbers} of this multi-object incident have no box on the evidence frame; "
+            "draw each to make the confirmation training data"
+        )
+        return TrainingGap("unboxed_objects", detail, unboxed)
+    return None
+
+
 def collect(session: Session, store: BlobStore, taxonomy: Taxonomy) -> Corrections:
     """Reviewed incidents → labelled frames, oldest incident first."""
     reviewed = (IncidentStatus.CONFIRMED.value, IncidentStatus.REJECTED.value)
@@ -113,11 +144,11 @@ def _boxes(session: Session, incident: Incident, known: frozenset[str]) -> list[
         if reason != RejectReason.FALSE_POSITIVE.value:
             return f"rejected as {reason}: the objects may be real, so not a negative"
         return [_labeled(b, None) for b in drawn]
+    gap = training_gap(incident.boxes, best_image(incident) is not None)
+    if gap is not None:
+        return gap.detail
     detected = [b for b in incident.boxes if not b.get("added")]
-    # An undrawn box may stand for the evidence region only when it is the region's sole object.
     region = best_region(incident) if len(detected) == 1 else None
-    if any(b.get("xyxy") is None for b in detected) and region is None:
-        return "an object of a multi-object incident has no drawn box"
     return [_labeled(b, region) for b in [*detected, *drawn]]
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +24,14 @@ from detection.evidence import EvidenceStore
 from detection.rules.cli import WatchSummary, watch
 from detection.rules.config import SourceConfig, ZoneType, source_config
 from detection.rules.engine import RulesEngine
+from detection.rules.incident import EvidenceFrame
 from detection.rules.incident import Incident as IncidentRecord
 from detection.taxonomy import Taxonomy
 from detection.track import ByteTracker, TrackerConfig
 from serving import metrics
 from serving.services import incidents
 from serving.services.errors import InvalidError
+from serving.services.recurrence import Recurrence
 
 log = logging.getLogger(__name__)
 
@@ -71,21 +74,84 @@ class SharedDetector:
         self._loaded()
 
 
-class DatabaseSink:
-    """Incident sink that stores each incident state as ``POST /incidents`` does."""
+#: Seconds of source time between two stored states of one incident while nothing decisive
+#: changes. The rules engine emits a state on every frame an incident changes (vtest.avi: 125
+#: states of 2 incidents in 159 frames), each a commit; a reviewer needs the opening, better
+#: evidence and the end at once, "still there" only now and then. Source time, not the clock:
+#: a live camera's is the clock, and a file analysed faster than real time writes the same.
+WRITE_EVERY_S = 5.0
 
-    def __init__(self, sessions: sessionmaker[Session], taxonomy: Taxonomy) -> None:
+
+@dataclass(frozen=True)
+class _Stored:
+    """What the database holds of an incident: enough to tell whether a state is news."""
+
+    last_seen: datetime
+    best: EvidenceFrame | None
+
+
+def _best(incident: IncidentRecord) -> EvidenceFrame | None:
+    return incident.evidence.best if incident.evidence else None
+
+
+class DatabaseSink:
+    """Incident sink that stores incident states as ``POST /incidents`` does, only what changed.
+
+    A state is written when the incident opens, closes or gets better evidence, otherwise at most
+    every ``write_every_s`` seconds of source time. The latest state held back is written once
+    that time has passed (``tick``, every analysed frame), with the next written state, or by
+    ``flush`` when the source ends, so the final state is never lost.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        taxonomy: Taxonomy,
+        policy: Recurrence,
+        write_every_s: float = WRITE_EVERY_S,
+    ) -> None:
         self.sessions = sessions
         self.taxonomy = taxonomy
+        self.policy = policy
+        self.write_every_s = write_every_s
         self.ids: dict[str, int] = {}  # record id → incident row id
+        self._stored: dict[str, _Stored] = {}
+        self._held: dict[str, IncidentRecord] = {}  # latest state not written yet
 
     def record(self, incident: IncidentRecord) -> None:
+        self._held[incident.id] = incident
+        if self._due(incident, incident.last_seen):
+            self._write(incident)
+
+    def tick(self, now: datetime) -> None:
+        """Write the states held back for ``write_every_s`` by ``now`` (source time)."""
+        for incident in [i for i in self._held.values() if self._due(i, now)]:
+            self._write(incident)
+
+    def flush(self) -> None:
+        """Write every state held back (the source ended or the worker stops)."""
+        for incident in list(self._held.values()):
+            self._write(incident)
+
+    def _due(self, incident: IncidentRecord, now: datetime) -> bool:
+        stored = self._stored.get(incident.id)
+        return (
+            stored is None
+            or incident.status == "closed"
+            or _best(incident) != stored.best
+            or (now - stored.last_seen).total_seconds() >= self.write_every_s
+        )
+
+    def _write(self, incident: IncidentRecord) -> None:
         with self.sessions() as session:
             try:
-                row, created = incidents.ingest(session, self.taxonomy, incident)
+                row, created = incidents.ingest(session, self.taxonomy, incident, self.policy)
             except InvalidError as exc:  # a record the service cannot hold: skip, keep watching
                 log.warning("incident %s not stored: %s", incident.id, exc.message)
+                self._held.pop(incident.id, None)
                 return
+        self._held.pop(incident.id, None)
+        self._stored[incident.id] = _Stored(incident.last_seen, _best(incident))
         metrics.INCIDENTS.labels(result="new" if created else "duplicate").inc()
         self.ids[incident.id] = row.id
 
@@ -102,10 +168,12 @@ class Analysis:
         taxonomy: Taxonomy,
         evidence: Callable[[], EvidenceStore],
         model_path: Path | None,
+        recurrence: Recurrence,
     ) -> None:
         self.sessions = sessions
         self.taxonomy = taxonomy
         self.evidence = evidence
+        self.recurrence = recurrence
         self.detector = SharedDetector(model_path)
 
     def config(self, data: dict[str, object]) -> SourceConfig:
@@ -123,17 +191,26 @@ class Analysis:
     ) -> tuple[WatchSummary, DatabaseSink]:
         """Watch ``source`` to its end (a live one: until it is closed)."""
         engine = RulesEngine(config, taxonomy=self.taxonomy, store=self.evidence())
-        sink = DatabaseSink(self.sessions, self.taxonomy)
+        sink = DatabaseSink(self.sessions, self.taxonomy, self.recurrence)
         tracker = ByteTracker(TrackerConfig(frame_rate=fps))
-        summary = watch(
-            source,
-            self.detector,
-            engine,
-            sink,
-            tracker=tracker,
-            locate=locate,
-            on_frame=on_frame,
-        )
+
+        def analysed(frame: Frame) -> None:
+            sink.tick(frame.meta.wall_time)
+            if on_frame is not None:
+                on_frame(frame)
+
+        try:
+            summary = watch(
+                source,
+                self.detector,
+                engine,
+                sink,
+                tracker=tracker,
+                locate=locate,
+                on_frame=analysed,
+            )
+        finally:
+            sink.flush()
         return summary, sink
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,11 @@ def evidence_record(
     classes: tuple[str, ...] = ("garbage_bag",),
     clause_id: str = "3a",
     region: tuple[float, float, float, float] = (60.0, 120.0, 140.0, 210.0),
+    boxes: Sequence[tuple[float, float, float, float]] = (),
     **fields: Any,
 ) -> IncidentRecord:
-    """A rules-engine record whose best original frame is a real image in the evidence store."""
+    """A rules-engine record whose best original frame is a real image in the evidence store;
+    ``boxes`` are the objects' own boxes on it, one per class (none: a record from before)."""
     image = street_png(n)
     sha = store.files.put(image, "png")
     record = make_record(
@@ -62,6 +65,11 @@ def evidence_record(
             "bytes": len(image),
         }
         data["evidence"][frame]["region_xyxy"] = list(region)
+    if boxes:
+        data["evidence"]["best"]["boxes"] = [
+            {"track_key": i + 1, "class_name": c, "confidence": 0.8, "xyxy": list(b)}
+            for i, (c, b) in enumerate(zip(classes, boxes, strict=True))
+        ]
     return IncidentRecord.model_validate(data)
 
 
@@ -175,15 +183,51 @@ def test_yolo_export_has_canonical_class_names_and_empty_negative_labels(
 
 
 def test_multi_object_incident_needs_every_box_drawn(api: Api, tmp_path: Path) -> None:
-    """The evidence region covers all objects together, so it stands in for none of them."""
+    """A record from before per-object boxes: the evidence region covers all objects together,
+    so it stands in for none of them."""
     classes = ("garbage_bag", "cardboard_box")
     out = post_record(api, evidence_record(api.services.store, 9, classes))
     review(api, out["id"], action="correct_box", box_index=0, xyxy=[60, 120, 100, 160])
-    review(api, out["id"], action="confirm")
+    confirmed = review(api, out["id"], action="confirm")["incident"]
+    assert (confirmed["trainable"], confirmed["untrainable"]["boxes"]) == (False, [1])
     zipped = api.client.get("/corrections/export?format=coco", headers=api.admin.headers)
     summary = json.loads(unzip(zipped.content, tmp_path).joinpath("corrections.json").read_text())
-    reason = "an object of a multi-object incident has no drawn box"
+    reason = confirmed["untrainable"]["detail"]
+    assert reason.startswith("objects 2 of this multi-object incident have no box")
     assert summary == {"frames": [], "skipped": [{"incident": out["id"], "reason": reason}]}
+
+
+MULTI = {
+    "garbage_bag": (60.0, 120.0, 100.0, 210.0),
+    "cardboard_box": (100.0, 150.0, 140.0, 210.0),
+    "chair": (250.0, 60.0, 330.0, 150.0),
+}
+
+
+@pytest.mark.parametrize("fmt", list(ANNOTATIONS))
+def test_a_confirmed_multi_object_incident_is_exported_with_every_box(
+    api: Api, tmp_path: Path, fmt: str
+) -> None:
+    """Three objects with their own boxes on the evidence frame (as the rules engine records
+    them): all three are in every format, one of them relabelled by the reviewer."""
+    store, region = api.services.store, (60.0, 60.0, 330.0, 210.0)
+    record = evidence_record(store, 11, tuple(MULTI), region=region, boxes=list(MULTI.values()))
+    out = post_record(api, record)
+    assert out["trainable"] is True
+    review(api, out["id"], action="relabel", box_index=2, class_name="dining_table")
+    review(api, out["id"], action="confirm")
+    response = api.client.get(f"/corrections/export?format={fmt}", headers=api.admin.headers)
+    root = unzip(response.content, tmp_path / fmt)
+    result = IMPORTERS[fmt](root / ANNOTATIONS[fmt], fmt, None)
+    assert not [str(i) for i in result.issues]
+    expected = [px(c, *b) for c, b in MULTI.items() if c != "chair"]
+    expected.append(px("dining_table", *MULTI["chair"]))
+    assert labels_by_image(result) == {f"{out['image']}.png": sorted(expected)}
+    summary = json.loads((root / "corrections.json").read_text(encoding="utf-8"))
+    assert summary["skipped"] == []
+    assert summary["frames"] == [
+        {"file": f"{out['image']}.png", "incidents": [out["id"]], "boxes": 3}
+    ]
 
 
 @pytest.mark.parametrize(

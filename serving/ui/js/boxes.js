@@ -34,11 +34,12 @@ export class BoxEditor {
     return box.xyxy || this.region;
   }
 
+  /** Each object is drawn in its own box; the stacked region only where some object has none. */
   render() {
     this.svg.replaceChildren();
     const stroke = Math.max(2, this.width / 400);
     const font = Math.max(14, this.width / 45);
-    if (this.region) {
+    if (this.region && !this.boxes.every((box) => box.xyxy)) {
       const [x1, y1, x2, y2] = this.region;
       this.svg.append(s("rect", { class: "region", x: x1, y: y1, width: x2 - x1, height: y2 - y1,
         "stroke-width": stroke }));

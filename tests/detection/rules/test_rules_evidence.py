@@ -52,6 +52,32 @@ def test_best_evidence_is_the_most_confident_frame(tmp_path: Path) -> None:
     assert inc.confidence == 0.9
 
 
+def test_every_object_of_a_multi_object_incident_has_its_box_in_the_evidence_frames(
+    tmp_path: Path,
+) -> None:
+    """Three touching bags are one incident; each evidence frame records each bag's own box
+    (not only the first hit's object), and a better frame is recaptured with all three."""
+    xs = (100, 130, 160)
+    confs = [[0.6, 0.6, 0.6]] * 12 + [[0.6, 0.9, 0.6]]  # fires at 10 s; bag 2 gains at 12 s
+    timeline = [
+        (s, [on_ground("garbage_bag", x, 180, conf=c[i], tid=i + 1) for i, x in enumerate(xs)])
+        for s, c in enumerate(confs)
+    ]
+    (inc,) = simulate(config(), timeline, store=EvidenceStore(tmp_path), image=street_image())
+    assert inc.evidence is not None
+    keys = [t.key for t in inc.tracks]
+    assert len(keys) == 3
+    expected = [(float(x - 20), 140.0, float(x + 20), 180.0) for x in xs]
+    opened, best = inc.evidence.opened, inc.evidence.best
+    assert (opened.frame_index, best.frame_index) == (10, 12)
+    for frame, box_confs in ((opened, [0.6, 0.6, 0.6]), (best, [0.6, 0.9, 0.6])):
+        assert [b.track_key for b in frame.boxes] == keys
+        assert [b.xyxy for b in frame.boxes] == expected
+        assert [b.confidence for b in frame.boxes] == box_confs
+        assert {b.class_name for b in frame.boxes} == {"garbage_bag"}
+    assert best.region_xyxy == (80.0, 140.0, 180.0, 180.0)
+
+
 @pytest.mark.parametrize(
     ("region", "expected"),
     [
