@@ -15,17 +15,21 @@ Lifecycle (``TRANSITIONS``; any other action in a state is a 409)::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from detection.rules.config import SourceConfig
+from detection.rules.schedule import any_contains
 from detection.taxonomy import Taxonomy
 from serving.config import Settings
 from serving.db.base import utcnow
 from serving.db.models import (
     Blob,
+    Camera,
     Incident,
     Priority,
     Squad,
@@ -38,12 +42,19 @@ from serving.db.models import (
 )
 from serving.schemas.tickets import ActionIn, ComplaintIn, TicketAction
 from serving.services import outbox
-from serving.services.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from serving.services.errors import (
+    Code,
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+)
 from serving.services.incidents import originals_of
 from serving.services.routing import road_flags, route
-from serving.services.ticket_view import LOCAL_TZ, OPEN_FOR_SQUAD
+from serving.services.ticket_view import OPEN_FOR_SQUAD
 
-DAY_START_HOUR, DAY_END_HOUR = 8, 18  # the bureau's priority period 08:00-18:00
+# The parts of a camera's rules config that say when its incidents fall in the priority period.
+SCHEDULE_FIELDS = ("timezone", "priority_hours")
 
 S = TicketStatus
 R = UserRole
@@ -84,21 +95,38 @@ TRANSITIONS: dict[TicketAction, Transition] = {
 READERS = frozenset({R.ADMIN, R.DISPATCHER, R.REVIEWER, R.SQUAD_OFFICER})
 
 
-def priority_for(
-    session: Session, observed_at: datetime, road: str | None, complaint: bool
-) -> tuple[Priority, list[str]]:
-    """Priority from the bureau's focus list: model roads, key roads, 08:00-18:00, complaints.
+def source_schedule(camera: Camera | None) -> SourceConfig:
+    """The source's timezone and priority period: a registered camera's, else the rules' defaults.
 
-    Each reason adds one level: none → normal, one or two → high, three or more → urgent.
+    Only the schedule fields are read, so a camera whose zones no longer validate (a taxonomy
+    change) still gets its tickets prioritised.
+    """
+    stored = camera.config if camera is not None else {}
+    picked = {k: stored[k] for k in SCHEDULE_FIELDS if k in stored}
+    return SourceConfig.model_validate({"id": camera.code if camera else "default", **picked})
+
+
+def in_priority_hours(schedule: SourceConfig, moment: datetime) -> bool:
+    """Whether ``moment`` falls in the source's priority period, as the rules engine judges it."""
+    return any_contains(schedule.priority_hours, moment.astimezone(schedule.tz))
+
+
+def priority_for(
+    session: Session, road: str | None, in_hours: bool, complaint: bool
+) -> tuple[Priority, list[str]]:
+    """Priority from the bureau's focus list: model roads, key roads, priority hours, complaints.
+
+    ``in_hours`` is the rules' ``in_priority_hours`` (the source's own timezone and schedule; the
+    reason keeps its historical name ``daytime``). Each reason adds one level: none → normal,
+    one or two → high, three or more → urgent.
     """
     model, key = road_flags(session, road)
-    local_hour = observed_at.astimezone(LOCAL_TZ).hour
     reasons = [
         name
         for name, present in (
             ("model_road", model),
             ("key_road", key),
-            ("daytime", DAY_START_HOUR <= local_hour < DAY_END_HOUR),
+            ("daytime", in_hours),
             ("complaint", complaint),
         )
         if present
@@ -128,6 +156,8 @@ class NewTicket:
     evidence: list[str]
     complaint: bool
     incident_id: int | None = None
+    # The rules record's in_priority_hours; None (complaints): judged by the source's schedule.
+    in_priority_hours: bool | None = None
 
 
 def create_ticket(
@@ -141,8 +171,13 @@ def create_ticket(
         clause = taxonomy.clause(new.clause)
     except KeyError as exc:
         raise InvalidError(f"clause '{new.clause}' is not in the taxonomy") from exc
-    found = route(session, new.camera_id, new.lat, new.lon, new.road)
-    priority, reasons = priority_for(session, new.observed_at, new.road, new.complaint)
+    camera = _camera(session, new.camera_id)
+    road = new.road or (camera.road if camera is not None else None)
+    in_hours = new.in_priority_hours
+    if in_hours is None:
+        in_hours = in_priority_hours(source_schedule(camera), new.observed_at)
+    found = route(session, new.camera_id, new.lat, new.lon, road)
+    priority, reasons = priority_for(session, road, in_hours, new.complaint)
     ticket = Ticket(
         incident_id=new.incident_id,
         standard=clause.standard_id,
@@ -154,7 +189,7 @@ def create_ticket(
         complaint=new.complaint,
         lat=new.lat,
         lon=new.lon,
-        road=new.road,
+        road=road,
         camera_id=new.camera_id,
         squad_id=found.squad_id,
         officer_id=found.officer_id,
@@ -172,6 +207,13 @@ def create_ticket(
     }
     _record(session, settings, taxonomy, ticket, actor, "created", None, changes, "")
     return ticket
+
+
+def _camera(session: Session, code: str | None) -> Camera | None:
+    """The registered camera a ticket comes from (its road, timezone and schedule), if any."""
+    if not code:
+        return None
+    return session.scalar(select(Camera).where(Camera.code == code))
 
 
 def from_incident(
@@ -196,11 +238,12 @@ def from_incident(
             observed_at=incident.first_seen,
             lat=incident.lat,
             lon=incident.lon,
-            road=None,
+            road=None,  # the camera's, if it is a registered camera
             camera_id=incident.camera_id,
             evidence=originals_of(incident),
             complaint=False,
             incident_id=incident.id,
+            in_priority_hours=bool(incident.record["in_priority_hours"]),
         ),
     )
 
@@ -273,6 +316,14 @@ def list_events(session: Session, actor: User, ticket_id: int) -> list[TicketEve
     return list(session.scalars(query))
 
 
+def actors_of(session: Session, events: Sequence[TicketEvent]) -> dict[int, User]:
+    """User id → user for the events' actors, in one query (the audit trail shows names)."""
+    ids = {e.actor_id for e in events if e.actor_id is not None}
+    if not ids:
+        return {}
+    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))}
+
+
 def apply(
     session: Session,
     settings: Settings,
@@ -290,15 +341,31 @@ def apply(
     rule = TRANSITIONS[action]
     role = R(actor.role)
     if role not in rule.roles:
-        raise ForbiddenError(f"role '{role.value}' may not {action.value} tickets")
+        roles = sorted(r.value for r in rule.roles)
+        raise ForbiddenError(
+            f"role '{role.value}' may not {action.value} tickets",
+            code=Code.ROLE_NOT_ALLOWED,
+            params={"role": role.value, "roles": roles},
+        )
     if role is R.SQUAD_OFFICER and ticket.squad_id != actor.squad_id:
-        raise ForbiddenError(f"only the responsible squad may {action.value} ticket {ticket.id}")
+        raise ForbiddenError(
+            f"only the responsible squad may {action.value} ticket {ticket.id}",
+            code=Code.NOT_YOUR_SQUAD,
+            params={"action": action.value, "ticket_id": ticket.id},
+        )
     status = S(ticket.status)
     if status not in rule.sources:
-        allowed = ", ".join(sorted(s.value for s in rule.sources))
+        allowed = sorted(s.value for s in rule.sources)
         raise ConflictError(
             f"cannot {action.value} ticket {ticket.id}: it is {status.value}; "
-            f"{action.value} needs one of: {allowed}"
+            f"{action.value} needs one of: {', '.join(allowed)}",
+            code=Code.INVALID_TRANSITION,
+            params={
+                "action": action.value,
+                "ticket_id": ticket.id,
+                "status": status.value,
+                "statuses": allowed,
+            },
         )
     now = utcnow()
     changes = _HANDLERS[action](session, settings, ticket, data, now)
@@ -339,7 +406,8 @@ def _rectify(
 ) -> Changes:
     if data.after_photo is None:
         raise InvalidError(
-            "rectify needs after_photo: upload the photo to /evidence and pass its sha256"
+            "rectify needs after_photo: upload the photo to /evidence and pass its sha256",
+            code=Code.AFTER_PHOTO_REQUIRED,
         )
     if session.get(Blob, data.after_photo) is None:
         raise InvalidError(f"after_photo {data.after_photo} has not been uploaded to /evidence")
@@ -358,15 +426,23 @@ def _reject(
     session: Session, settings: Settings, t: Ticket, data: ActionIn, now: datetime
 ) -> Changes:
     if not data.note.strip():
-        raise InvalidError("reject needs a note saying why the ticket is sent back")
+        raise _note_required(TicketAction.REJECT, "why the ticket is sent back")
     return {}
+
+
+def _note_required(action: TicketAction, why: str) -> InvalidError:
+    return InvalidError(
+        f"{action.value} needs a note saying {why}",
+        code=Code.NOTE_REQUIRED,
+        params={"action": action.value},
+    )
 
 
 def _cancel(
     session: Session, settings: Settings, t: Ticket, data: ActionIn, now: datetime
 ) -> Changes:
     if not data.note.strip():
-        raise InvalidError("cancel needs a note saying why")
+        raise _note_required(TicketAction.CANCEL, "why")
     return {}
 
 
@@ -374,7 +450,7 @@ def _reopen(
     session: Session, settings: Settings, t: Ticket, data: ActionIn, now: datetime
 ) -> Changes:
     if not data.note.strip():
-        raise InvalidError("reopen needs a note saying what is still wrong")
+        raise _note_required(TicketAction.REOPEN, "what is still wrong")
     changes: Changes = {"after_photo": [t.after_photo, None]}
     t.after_photo = t.accepted_at = t.rectified_at = t.closed_at = None
     t.dispatched_at = now

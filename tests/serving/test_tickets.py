@@ -10,7 +10,9 @@ from sqlalchemy import update
 
 from serving.db.base import utcnow
 from serving.db.models import Ticket, UserRole
-from tests.serving.conftest import Actor, Api, png_bytes, upload
+from serving.schemas.tickets import TicketAction
+from serving.services.tickets import TRANSITIONS
+from tests.serving.conftest import Actor, Api, error_message, png_bytes, upload
 
 WEST = [[36.00, 120.00], [36.00, 120.10], [36.10, 120.10], [36.10, 120.00]]
 NOON = datetime(2026, 5, 4, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -147,16 +149,16 @@ def test_action_input_errors_are_422(world: World) -> None:
         ticket = world.ticket()
         world.drive(ticket["id"], path)
         response = world.act(ticket["id"], action, **body)
-        assert (response.status_code, response.json()) == (422, {"detail": message}), action
+        assert (response.status_code, error_message(response)) == (422, message), action
 
 
 def test_unrouted_ticket_needs_a_squad_to_dispatch(world: World) -> None:
     ticket = world.ticket(camera_id=None)
     assert ticket["squad_id"] is None
     response = world.act(ticket["id"], "dispatch")
-    assert response.json() == {
-        "detail": f"ticket {ticket['id']} has no routed squad; pass squad_id to dispatch it"
-    }
+    assert error_message(response) == (
+        f"ticket {ticket['id']} has no routed squad; pass squad_id to dispatch it"
+    )
     assert world.act(ticket["id"], "dispatch", squad_id=world.east).json()["squad_id"] == world.east
 
 
@@ -169,7 +171,7 @@ def test_squad_officers_see_only_their_squads_tickets(world: World) -> None:
         response = api.client.get(f"/tickets/{tid}", headers=outsider.headers)
         assert (response.status_code, response.json()) == (
             404,
-            {"detail": f"ticket {tid} not found"},
+            {"detail": f"ticket {tid} not found", "code": "not_found", "params": {}},
         )
         assert api.client.get(f"/tickets/{tid}/events", headers=outsider.headers).status_code == 404
         assert world.act(tid, "accept", outsider).status_code == 404
@@ -195,7 +197,11 @@ def test_escalation_brings_in_a_helping_squad(world: World) -> None:
     refused = world.act(tid, "accept", helper)
     assert (refused.status_code, refused.json()) == (
         403,
-        {"detail": f"only the responsible squad may accept ticket {tid}"},
+        {
+            "detail": f"only the responsible squad may accept ticket {tid}",
+            "code": "not_your_squad",
+            "params": {"action": "accept", "ticket_id": tid},
+        },
     )
     assert world.act(tid, "accept", world.west_officer).status_code == 200
 
@@ -214,7 +220,7 @@ def test_escalation_rules(world: World) -> None:
         body = {"helping_squad_id": getattr(world, helper)} if helper else {}
         response = world.act(ticket["id"], "escalate", **body)
         assert response.status_code == status, (owner, helper)
-        assert message in response.json()["detail"]
+        assert message in error_message(response)
 
 
 NOT_ALLOWED = [
@@ -227,6 +233,10 @@ NOT_ALLOWED = [
 ]
 
 
+def allowed_roles(action: str) -> list[str]:
+    return sorted(r.value for r in TRANSITIONS[TicketAction(action)].roles)
+
+
 def test_roles_that_may_not_act_get_403(world: World) -> None:
     for role, action, path in NOT_ALLOWED:
         ticket = world.ticket()
@@ -235,7 +245,11 @@ def test_roles_that_may_not_act_get_403(world: World) -> None:
         response = world.act(ticket["id"], action, actor, **world.body_for(action))
         assert (response.status_code, response.json()) == (
             403,
-            {"detail": f"role '{role.value}' may not {action} tickets"},
+            {
+                "detail": f"role '{role.value}' may not {action} tickets",
+                "code": "role_not_allowed",
+                "params": {"role": role.value, "roles": allowed_roles(action)},
+            },
         )
 
 
@@ -325,7 +339,7 @@ def test_complaint_routes_by_road(world: World) -> None:
 
 def test_unknown_ticket_is_404(world: World) -> None:
     response = world.act(12345, "dispatch")
-    assert (response.status_code, response.json()) == (404, {"detail": "ticket 12345 not found"})
+    assert (response.status_code, response.json()["detail"]) == (404, "ticket 12345 not found")
     assert (
         world.api.client.get("/tickets/12345", headers=world.api.admin.headers).status_code == 404
     )
