@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,6 +15,7 @@ from serving.config import Settings
 from serving.db.models import User, UserRole
 from serving.schemas.common import MAX_ID
 from serving.services.auth import Passwords, user_for_token
+from serving.services.errors import Code, ForbiddenError, UnauthorizedError
 from serving.services.evidence import BlobStore
 
 
@@ -51,18 +52,12 @@ _bearer = HTTPBearer(auto_error=False, description="Token from POST /auth/login.
 TokenDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
-    )
-
-
 def get_current_user(services: ServicesDep, session: SessionDep, credentials: TokenDep) -> User:
     if credentials is None:
-        raise _unauthorized("not authenticated: send 'Authorization: Bearer <token>'")
+        raise UnauthorizedError("not authenticated: send 'Authorization: Bearer <token>'")
     user = user_for_token(session, services.settings, credentials.credentials)
     if user is None:
-        raise _unauthorized("invalid or expired token")
+        raise UnauthorizedError("invalid or expired token", code=Code.TOKEN_INVALID)
     return user
 
 
@@ -75,9 +70,11 @@ def require(*roles: UserRole) -> Callable[[User], User]:
 
     def guard(user: CurrentUser) -> User:
         if user.role not in allowed:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"role '{user.role}' may not do this; allowed: {', '.join(sorted(allowed))}",
+            roles = sorted(allowed)
+            raise ForbiddenError(
+                f"role '{user.role}' may not do this; allowed: {', '.join(roles)}",
+                code=Code.ROLE_NOT_ALLOWED,
+                params={"role": user.role, "roles": roles},
             )
         return user
 

@@ -1,25 +1,32 @@
-"""Photo upload (evidence, after-photos) and download."""
+"""Photo upload (evidence, after-photos) and download, with a login or by a signed link."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.responses import FileResponse, HTMLResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from serving import metrics
-from serving.api.deps import ServicesDep, SessionDep, require
+from serving.api.deps import Services, ServicesDep, SessionDep, require
+from serving.db.base import utcnow
 from serving.db.models import User, UserRole
 from serving.schemas.evidence import BlobOut
+from serving.services import links
 from serving.services.errors import ServiceError
 
 router = APIRouter(prefix="/evidence", tags=["evidence"])
 
 AnyUser = Annotated[User, Depends(require(*UserRole))]
 Sha256Path = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
-MULTIPART_SLACK = 64 * 1024  # room for multipart headers around the file itself
+# Uploaded bytes are served as what they were stored as, never as a page or a script.
+SERVED_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -53,11 +60,7 @@ async def upload(
     request: Request, response: Response, user: AnyUser, services: ServicesDep, session: SessionDep
 ) -> BlobOut:
     """Store a photo (multipart field ``file``) under its SHA-256; the same bytes → same record."""
-    limit = services.settings.upload_max_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
-        metrics.UPLOADS.labels(result="rejected").inc()
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"upload exceeds {limit} bytes")
+    limit = services.settings.upload_max_bytes  # the body is capped while read (api.limits)
     data = await _read_file_field(request, limit)
     try:
         blob, created = await run_in_threadpool(
@@ -98,5 +101,39 @@ async def _read_file_field(request: Request, limit: int) -> bytes:
 def download(
     sha256: Sha256Path, _: AnyUser, services: ServicesDep, session: SessionDep
 ) -> FileResponse:
+    """The stored bytes with their stored media type; the browser may not sniff another type
+    from them, nor run anything inside them (``SERVED_HEADERS``)."""
+    return _served(services, session, sha256)
+
+
+@router.get(
+    "/{sha256}/signed",
+    response_class=FileResponse,
+    responses={
+        403: {"description": "The link expired, or its file, exp or sig was altered."},
+        404: {"description": "No such file (any more)."},
+    },
+)
+def signed_download(
+    sha256: Sha256Path,
+    exp: Annotated[str, Query(description="Expiry in Unix seconds, as the link has it.")],
+    sig: Annotated[str, Query(description="The link's signature.")],
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+) -> Response:
+    """One file without a login, as webhook messages and daily reports link it
+    (``services.links``), served as ``GET /evidence/{sha256}`` serves it. A browser whose link
+    no longer opens gets a page saying why, in Chinese and English."""
+    try:
+        links.check(services.settings, sha256, exp, sig, utcnow())
+        return _served(services, session, sha256)
+    except ServiceError as exc:
+        if "text/html" not in request.headers.get("accept", ""):
+            raise
+        return HTMLResponse(links.error_page(exc), exc.status_code, headers=SERVED_HEADERS)
+
+
+def _served(services: Services, session: Session, sha256: str) -> FileResponse:
     path, media_type = services.store.open_path(session, sha256)
-    return FileResponse(path, media_type=media_type)
+    return FileResponse(path, media_type=media_type, headers=SERVED_HEADERS)

@@ -1,4 +1,4 @@
-"""How a ticket is shown: clause texts from the taxonomy, overdue flag, links."""
+"""How a ticket is shown: clause texts from the taxonomy, overdue flag, local times."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from zoneinfo import ZoneInfo
 
 from detection.taxonomy import Taxonomy
 from serving.db.models import Priority, Ticket, TicketStatus
-from serving.schemas.tickets import TicketOut
+from serving.schemas.tickets import TicketOut, TicketRef
+from serving.services.recurrence import TicketLinks
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the bureau's clock: priority hours, report days
+# The bureau's clock: report days and the times messages show. Priority hours are not read on it
+# but on each source's own timezone and schedule (tickets.source_schedule).
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 # States in which the squad still owes a fix, so a passed due time makes the ticket overdue.
 OPEN_FOR_SQUAD = frozenset({TicketStatus.DISPATCHED.value, TicketStatus.ACCEPTED.value})
@@ -19,8 +22,12 @@ def is_overdue(ticket: Ticket, now: datetime) -> bool:
     return ticket.status in OPEN_FOR_SQUAD and ticket.due_at is not None and ticket.due_at < now
 
 
-def ticket_out(ticket: Ticket, taxonomy: Taxonomy, now: datetime) -> TicketOut:
+def ticket_out(
+    ticket: Ticket, taxonomy: Taxonomy, now: datetime, links: TicketLinks | None = None
+) -> TicketOut:
+    """The ticket as shown; ``links`` (``recurrence.ticket_links``) add sightings and history."""
     clause = taxonomy.clause(ticket.clause)
+    links = links or TicketLinks()
     return TicketOut(
         id=ticket.id,
         incident_id=ticket.incident_id,
@@ -53,11 +60,19 @@ def ticket_out(ticket: Ticket, taxonomy: Taxonomy, now: datetime) -> TicketOut:
         closed_at=ticket.closed_at,
         due_at=ticket.due_at,
         overdue=is_overdue(ticket, now),
+        observations=links.observations,
+        last_observed_at=links.last_observed_at,
+        last_observation_evidence=links.last_observation_evidence,
+        history=[
+            TicketRef(
+                id=t.id,
+                status=TicketStatus(t.status),
+                observed_at=t.observed_at,
+                closed_at=t.closed_at,
+            )
+            for t in links.history
+        ],
     )
-
-
-def evidence_url(base_url: str, sha256: str) -> str:
-    return f"{base_url.rstrip('/')}/evidence/{sha256}"
 
 
 def local_time(moment: datetime) -> str:
