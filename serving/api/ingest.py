@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from detection.errors import ModelError
 from serving import metrics
 from serving.api.deps import IdPath, IngestUser, ServicesDep, SessionDep
-from serving.api.evidence import MULTIPART_SLACK
-from serving.db.models import Incident
+from serving.api.incidents import incident_out
 from serving.schemas.cameras import JobOut, PhotoOut
 from serving.schemas.common import Location
 from serving.schemas.evidence import BlobOut
-from serving.schemas.incidents import IncidentOut
-from serving.services import incidents, jobs
+from serving.services import jobs
 from serving.services.errors import ServiceError
 from serving.services.photos import ingest_photo
 from serving.workers.analysis import Analysis
@@ -35,21 +33,9 @@ def _files_body(fields: dict[str, str]) -> dict[str, object]:
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": body}}}}
 
 
-def _incident(session: SessionDep, incident: Incident) -> IncidentOut:
-    out = IncidentOut.model_validate(incident)
-    out.ticket_id = incidents.ticket_id_for(session, incident.id)
-    return out
-
-
 def _analysis(request: Request) -> Analysis:
     analysis: Analysis = request.app.state.analysis
     return analysis
-
-
-def _too_large(request: Request, limit: int) -> None:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"upload exceeds {limit} bytes")
 
 
 def _files(form: FormData, name: str) -> list[UploadFile]:
@@ -75,8 +61,7 @@ async def ingest_photos(
 
     The same bytes posted again give the same photo and the same incidents, not new ones.
     """
-    limit = services.settings.upload_max_bytes
-    _too_large(request, MAX_PHOTOS * limit + MULTIPART_SLACK)
+    limit = services.settings.upload_max_bytes  # each; the body is capped while read (api.limits)
     form = await request.form(max_files=MAX_PHOTOS, max_fields=MAX_PHOTOS)
     try:
         uploads = _files(form, "file")
@@ -112,7 +97,7 @@ async def _one_photo(
         photo=BlobOut.model_validate(result.blob),
         created=result.created,
         location=None if gps is None else Location(lat=gps.lat, lon=gps.lon, heading=gps.heading),
-        incidents=[_incident(session, i) for i in result.incidents],
+        incidents=[incident_out(session, i) for i in result.incidents],
     )
 
 
@@ -124,16 +109,24 @@ async def _one_photo(
         {"file": "The dashcam video.", "gps": "Optional GPS track (GPX, NMEA or SRT)."}
     ),
     responses={
+        200: {"description": "These video (and track) bytes already have a job; that job."},
         413: {"description": "Video or track too large."},
         415: {"description": "Unsupported file extension."},
     },
 )
 async def ingest_video(
-    request: Request, user: IngestUser, services: ServicesDep, session: SessionDep
+    request: Request,
+    response: Response,
+    user: IngestUser,
+    services: ServicesDep,
+    session: SessionDep,
 ) -> JobOut:
-    """Store a dashcam video (and its GPS track) and queue a job; poll ``GET /jobs/{id}``."""
+    """Store a dashcam video (and its GPS track) and queue a job; poll ``GET /jobs/{id}``.
+
+    The same video and track bytes give the job they already have (200), not a new analysis; a
+    failed one is queued again (202).
+    """
     settings = services.settings
-    _too_large(request, settings.video_max_bytes + jobs.GPS_MAX_BYTES + MULTIPART_SLACK)
     form = await request.form(max_files=2, max_fields=2)
     try:
         videos, tracks = _files(form, "file"), _files(form, "gps")
@@ -165,8 +158,11 @@ async def ingest_video(
             )
     finally:
         await form.close()
-    job = jobs.create(session, user, stored, name, gps)
-    request.app.state.jobs.submit(job.id)
+    job, queued = await run_in_threadpool(jobs.create, session, user, stored, name, gps)
+    if queued:
+        request.app.state.jobs.submit(job.id)
+    else:
+        response.status_code = status.HTTP_200_OK
     return JobOut.model_validate(job)
 
 
