@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -50,25 +53,90 @@ def frame_record(frame: Frame, detections: Detections, image: Path | None) -> di
 
 
 class AnnotatedVideo:
-    """Writes annotated frames to one MP4, opened lazily at the first frame's size."""
+    """Writes annotated frames to one MP4, opened lazily at the first frame's size.
+
+    Browsers play H.264 only, so frames are piped to the ``ffmpeg`` binary (libx264, yuv420p,
+    moov atom first). Without ffmpeg, OpenCV's MPEG-4 Part 2 (``mp4v``) is written with a warning:
+    players such as VLC open it, Chromium does not.
+    """
 
     def __init__(self, path: Path, fps: float) -> None:
         self.path = path
         self.fps = fps
-        self._writer: cv2.VideoWriter | None = None
+        self._writer: _H264Writer | cv2.VideoWriter | None = None
 
     def write(self, image: npt.NDArray[np.uint8]) -> None:
         if self._writer is None:
-            fourcc = cv2.VideoWriter.fourcc(*"mp4v")
-            size = (image.shape[1], image.shape[0])
-            self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, size)
-            if not self._writer.isOpened():
-                raise InputError(f"cannot write video {self.path}")
+            self._writer = self._open(image.shape[1], image.shape[0])
         self._writer.write(image)
+
+    def _open(self, width: int, height: int) -> _H264Writer | cv2.VideoWriter:
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is not None:
+            return _H264Writer(ffmpeg, self.path, self.fps, width, height)
+        log.warning(
+            "ffmpeg is not installed: %s is MPEG-4 Part 2 (mp4v), which browsers do not play; "
+            "install ffmpeg (scripts/setup.sh) for H.264",
+            self.path.name,
+        )
+        writer = cv2.VideoWriter(
+            str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, (width, height)
+        )
+        if not writer.isOpened():
+            raise InputError(f"cannot write video {self.path}")
+        return writer
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.release()
+
+
+class _H264Writer:
+    """BGR frames on an ``ffmpeg`` process's stdin → H.264 MP4 (odd sizes padded to even)."""
+
+    def __init__(self, ffmpeg: str, path: Path, fps: float, width: int, height: int) -> None:
+        self.path = path
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in release or _failed)
+        # fmt: off
+        command = [
+            ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:g}",
+            "-i", "pipe:0", "-an", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+            "-movflags", "+faststart", str(path),
+        ]
+        # fmt: on
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=self._log)
+
+    def write(self, image: npt.NDArray[np.uint8]) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(np.ascontiguousarray(image).tobytes())
+        except BrokenPipeError:
+            raise self._failed() from None
+
+    def release(self) -> None:
+        """Finish the file; raises if ffmpeg failed (once: not again after a failed write)."""
+        if self._log.closed:
+            return
+        stdin = self._process.stdin
+        assert stdin is not None
+        with suppress(BrokenPipeError):  # ffmpeg has gone: its exit status says why
+            stdin.close()
+        if self._process.wait() != 0:
+            raise self._failed()
+        self._log.close()
+
+    def _failed(self) -> InputError:
+        """What ffmpeg said (its last line) as the error; the process is stopped."""
+        self._process.kill()
+        self._process.wait()
+        self._log.seek(0)
+        said = self._log.read().decode("utf-8", "replace").strip().splitlines()
+        self._log.close()
+        reason = said[-1] if said else f"exit status {self._process.returncode}"
+        return InputError(f"cannot write video {self.path}: ffmpeg: {reason}")
 
 
 @contextmanager

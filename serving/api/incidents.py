@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import AwareDatetime, TypeAdapter
 
 from detection.rules.incident import Incident as IncidentRecord
 from serving import metrics
@@ -25,23 +26,35 @@ from serving.schemas.incidents import (
     ReviewIn,
     ReviewOut,
     ReviewResult,
+    Untrainable,
 )
-from serving.services import incidents, tickets
+from serving.services import corrections, incidents, recurrence, tickets
+from serving.services.recurrence import Recurrence
 
 router = APIRouter(tags=["incidents"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+_QUEUE = TypeAdapter(list[IncidentOut])
 
 
-def _out(session: SessionDep, incident: Incident) -> IncidentOut:
+def incident_out(session: SessionDep, incident: Incident) -> IncidentOut:
+    """An incident as every route shows it (names, best image, trainability, ticket)."""
+    return _shown(incident, incidents.ticket_id_for(session, incident.id))
+
+
+def _shown(incident: Incident, ticket_id: int | None) -> IncidentOut:
     out = IncidentOut.model_validate(incident)
-    out.ticket_id = incidents.ticket_id_for(session, incident.id)
+    out.ticket_id = ticket_id
     out.standard_name = str(incident.record.get("standard", {}).get("name_zh", ""))
     out.clause_name = str(incident.record.get("clause", {}).get("name_zh", ""))
     out.source_name = str(incident.record.get("source", {}).get("name", ""))
     out.image = incidents.best_image(incident)
     out.image_region = incidents.best_region(incident)
+    gap = corrections.training_gap(incident.boxes, out.image is not None)
+    out.trainable = gap is None
+    if gap is not None:
+        out.untrainable = Untrainable(code=gap.code, detail=gap.detail, boxes=list(gap.boxes))
     return out
 
 
@@ -59,14 +72,20 @@ def ingest_incident(
     session: SessionDep,
 ) -> IncidentOut:
     """Queue a rules-engine incident (``Incident.to_json()``) for review; idempotent by its id."""
-    incident, created = incidents.ingest(session, services.taxonomy, data)
+    incident, created = incidents.ingest(
+        session, services.taxonomy, data, Recurrence.of(services.settings)
+    )
     metrics.INCIDENTS.labels(result="new" if created else "duplicate").inc()
     if not created:
         response.status_code = status.HTTP_200_OK
-    return _out(session, incident)
+    return incident_out(session, incident)
 
 
-@router.get("/incidents", response_model=list[IncidentOut])
+@router.get(
+    "/incidents",
+    response_model=list[IncidentOut],
+    responses={304: {"description": "Unchanged: the ETag sent in If-None-Match still matches."}},
+)
 def list_incidents(
     _: IncidentReader,
     session: SessionDep,
@@ -83,16 +102,51 @@ def list_incidents(
     until: Annotated[AwareDatetime | None, Query(description="Began before.")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> list[IncidentOut]:
-    """The review queue, oldest first, narrowed by the reviewer's filters."""
+    if_none_match: Annotated[
+        str | None, Header(max_length=1000, description="ETag of the page the client has.")
+    ] = None,
+) -> Response:
+    """The review queue, oldest first, narrowed by the reviewer's filters.
+
+    The answer carries an ETag; a client polling with ``If-None-Match`` gets 304 (no body) while
+    the page is unchanged.
+    """
     where = incidents.IncidentFilter(standard, camera_id, squad_id, min_confidence, since, until)
     rows = incidents.list_incidents(session, status, limit, offset, where)
-    return [_out(session, i) for i in rows]
+    tickets = incidents.ticket_ids_for(session, [i.id for i in rows])
+    body = _QUEUE.dump_json([_shown(i, tickets.get(i.id)) for i in rows], by_alias=True)
+    return _conditional(body, if_none_match)
+
+
+def _conditional(body: bytes, if_none_match: str | None) -> Response:
+    """``body`` as JSON with a weak ETag over its bytes, or 304 when the client has them.
+
+    A hash of the body, not of a change marker: every field shown (sightings, tickets, boxes)
+    moves it, whichever code path changed it; it costs one pass over bytes already built.
+    """
+    etag = f'W/"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    sent = {tag.strip().removeprefix("W/") for tag in (if_none_match or "").split(",")}
+    if etag.removeprefix("W/") in sent or "*" in sent:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)
 def get_incident(incident_id: IdPath, _: IncidentReader, session: SessionDep) -> IncidentOut:
-    return _out(session, incidents.get_incident(session, incident_id))
+    return incident_out(session, incidents.get_incident(session, incident_id))
+
+
+@router.delete(
+    "/incidents/{incident_id}/suppression",
+    response_model=IncidentOut,
+    responses={409: {"description": "Not rejected, or its suppression was already lifted."}},
+)
+def lift_suppression(
+    incident_id: IdPath, reviewer: ReviewerUser, session: SessionDep
+) -> IncidentOut:
+    """Let new sightings of a rejected incident be queued for review again (see recurrence)."""
+    return incident_out(session, recurrence.lift_suppression(session, reviewer, incident_id))
 
 
 @router.post("/incidents/{incident_id}/reviews", response_model=ReviewResult)
@@ -112,7 +166,7 @@ def review_incident(
     metrics.REVIEWS.labels(action=data.action.value).inc()
     return ReviewResult(
         review=ReviewOut.model_validate(decision),
-        incident=_out(session, incident),
+        incident=incident_out(session, incident),
         ticket_id=incidents.ticket_id_for(session, incident_id),
     )
 
@@ -121,5 +175,5 @@ def review_incident(
 def list_reviews(
     _: ReviewerUser, session: SessionDep, limit: Limit = 100, offset: Offset = 0
 ) -> list[ReviewOut]:
-    """Every decision, oldest first: the raw material for retraining."""
+    """Every decision and suppression lift, oldest first: the raw material for retraining."""
     return [ReviewOut.model_validate(r) for r in incidents.list_reviews(session, limit, offset)]

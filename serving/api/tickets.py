@@ -9,13 +9,21 @@ from fastapi import APIRouter, Query, status
 from serving import metrics
 from serving.api.deps import DispatcherUser, IdPath, ServicesDep, SessionDep, StaffUser
 from serving.db.base import utcnow
-from serving.db.models import TicketStatus
+from serving.db.models import Ticket, TicketStatus
 from serving.schemas.common import MAX_ID
 from serving.schemas.tickets import ActionIn, ComplaintIn, TicketAction, TicketEventOut, TicketOut
-from serving.services import tickets
+from serving.services import recurrence, tickets
 from serving.services.ticket_view import ticket_out
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
+
+
+def _shown(
+    session: SessionDep, services: ServicesDep, user: StaffUser, rows: list[Ticket]
+) -> list[TicketOut]:
+    """Tickets as shown, with their still-present sightings and history (复发)."""
+    links, now = recurrence.ticket_links(session, user, rows), utcnow()
+    return [ticket_out(t, services.taxonomy, now, links[t.id]) for t in rows]
 
 
 @router.post("", response_model=TicketOut, status_code=status.HTTP_201_CREATED)
@@ -40,21 +48,29 @@ def list_tickets(
 ) -> list[TicketOut]:
     """Tickets the user may see (squad officers: their squad's and those it helps with)."""
     rows = tickets.list_visible(session, user, status, squad_id, overdue, limit, offset)
-    now = utcnow()
-    return [ticket_out(t, services.taxonomy, now) for t in rows]
+    return _shown(session, services, user, rows)
 
 
 @router.get("/{ticket_id}", response_model=TicketOut)
 def get_ticket(
     ticket_id: IdPath, user: StaffUser, services: ServicesDep, session: SessionDep
 ) -> TicketOut:
-    return ticket_out(tickets.get_visible(session, user, ticket_id), services.taxonomy, utcnow())
+    return _shown(session, services, user, [tickets.get_visible(session, user, ticket_id)])[0]
 
 
 @router.get("/{ticket_id}/events", response_model=list[TicketEventOut])
 def ticket_events(ticket_id: IdPath, user: StaffUser, session: SessionDep) -> list[TicketEventOut]:
-    """The audit trail: who did what, when, and what changed."""
-    return [TicketEventOut.model_validate(e) for e in tickets.list_events(session, user, ticket_id)]
+    """The audit trail: who (id, login and full name) did what, when, and what changed."""
+    events = tickets.list_events(session, user, ticket_id)
+    actors = tickets.actors_of(session, events)
+    out = []
+    for event in events:
+        shown = TicketEventOut.model_validate(event)
+        actor = actors.get(event.actor_id) if event.actor_id is not None else None
+        if actor is not None:
+            shown.actor_username, shown.actor_name = actor.username, actor.full_name or None
+        out.append(shown)
+    return out
 
 
 @router.post("/{ticket_id}/{action}", response_model=TicketOut)
@@ -71,4 +87,4 @@ def ticket_action(
         session, services.settings, services.taxonomy, user, ticket_id, action, data
     )
     metrics.TICKET_ACTIONS.labels(action=action.value).inc()
-    return ticket_out(ticket, services.taxonomy, utcnow())
+    return _shown(session, services, user, [ticket])[0]

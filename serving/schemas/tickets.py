@@ -54,6 +54,15 @@ class ActionIn(Schema):
     )
 
 
+class TicketRef(Schema):
+    """An earlier ticket of the same situation."""
+
+    id: int
+    status: TicketStatus
+    observed_at: datetime
+    closed_at: datetime | None
+
+
 class TicketOut(Schema):
     id: int
     incident_id: int | None
@@ -86,12 +95,34 @@ class TicketOut(Schema):
     closed_at: datetime | None
     due_at: datetime | None
     overdue: bool
+    observations: int = Field(
+        default=0,
+        description="Times a camera or patrol saw the situation still present (仍存在) after the "
+        "ticket was opened; no new ticket was made for them.",
+    )
+    last_observed_at: datetime | None = Field(
+        default=None, description="The latest of those sightings."
+    )
+    last_observation_evidence: list[str] = Field(
+        default=[], description="Original frames (SHA-256) of the latest sighting."
+    )
+    history: list[TicketRef] = Field(
+        default=[],
+        description="Earlier tickets of the same situation, newest first: it came back (复发) "
+        "after they were closed.",
+    )
 
 
 class TicketEventOut(OutSchema):
     id: int
     ticket_id: int
     actor_id: int | None
+    actor_username: str | None = Field(
+        default=None, description="Who did it (login name); null for the system."
+    )
+    actor_name: str | None = Field(
+        default=None, description="Their full name, where one is set; else null."
+    )
     at: datetime
     action: str
     from_status: str | None

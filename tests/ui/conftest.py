@@ -10,8 +10,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -77,8 +79,15 @@ def _seed(services: Services) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
-    root = tmp_path_factory.mktemp("live")
-    settings = make_settings(f"sqlite:///{root / 'shirong.db'}", root, camera_workers=False)
+    with serve(tmp_path_factory.mktemp("live")) as service:
+        yield service
+
+
+@contextmanager
+def serve(root: Path, **overrides: Any) -> Iterator[LiveService]:
+    """The service on a free loopback port, SQLite under ``root``, settings ``overrides``."""
+    overrides.setdefault("camera_workers", False)
+    settings = make_settings(f"sqlite:///{root / 'shirong.db'}", root, **overrides)
     app: FastAPI = create_app(settings)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

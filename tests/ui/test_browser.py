@@ -14,6 +14,7 @@ from sqlalchemy import select
 from detection.taxonomy import default_taxonomy
 from serving.db.models import Incident, Ticket
 from serving.services import incidents
+from serving.services.recurrence import Recurrence
 from tests.serving.conftest import PASSWORD
 from tests.serving.test_corrections import HEIGHT, WIDTH, evidence_record, street_png
 from tests.ui.conftest import LiveService
@@ -27,7 +28,8 @@ def ingest(live: LiveService, n: int, camera: str, **fields: Any) -> int:
     """Store a rules-engine record with a real evidence frame; returns the incident id."""
     record = evidence_record(live.services.store, n, source_id=camera, **fields)
     with live.services.sessions() as session:
-        incident, _ = incidents.ingest(session, live.services.taxonomy, record)
+        policy = Recurrence.of(live.services.settings)
+        incident, _ = incidents.ingest(session, live.services.taxonomy, record, policy)
         return incident.id
 
 

@@ -1,18 +1,24 @@
-// Shell: login, navigation by URL hash (#/review/12, #/tickets/3, #/cameras), language toggle.
-import { get, login, request, setToken, token } from "./api.js";
+// Shell: login, navigation by URL hash (#/review/12, #/tickets/3, #/cameras, #/dashboard/2026-05-04,
+// #/upload), language toggle.
+import { ApiError, get, login, request, setToken, token } from "./api.js";
 import { currentLang, setLang, t, translateStatic } from "./i18n.js";
 
 const PAGES = {
   review: () => import("./review.js"),
   tickets: () => import("./tickets.js"),
   cameras: () => import("./cameras.js"),
+  dashboard: () => import("./dashboard.js"),
+  upload: () => import("./upload.js"),
 };
-const HOME = { reviewer: "review", admin: "review", dispatcher: "tickets", squad_officer: "tickets" };
+const HOME = {
+  reviewer: "review", admin: "review", dispatcher: "tickets", squad_officer: "tickets", ingest: "upload",
+};
 const ALLOWED = {
-  admin: ["review", "tickets", "cameras"],
-  reviewer: ["review", "tickets"],
-  dispatcher: ["tickets", "cameras"],
-  squad_officer: ["tickets"],
+  admin: ["review", "tickets", "cameras", "dashboard", "upload"],
+  reviewer: ["review", "tickets", "dashboard"],
+  dispatcher: ["tickets", "cameras", "dashboard", "upload"],
+  squad_officer: ["tickets", "dashboard"],
+  ingest: ["upload"], // photo and dashcam uploads (the API's IngestUser roles)
 };
 
 const state = { me: null, taxonomy: null, current: null };
@@ -43,8 +49,9 @@ async function onLogin(event) {
   try {
     await login(form.get("username"), form.get("password"));
     await enter();
-  } catch {
-    document.getElementById("login-error").textContent = t("login.failed");
+  } catch (err) {
+    // The server's reason (wrong password, too many attempts, busy) in the user's language.
+    document.getElementById("login-error").textContent = err instanceof ApiError ? err.message : t("login.failed");
   }
 }
 
@@ -59,7 +66,8 @@ function showLogin() {
 
 async function enter() {
   state.me = await get("/me");
-  state.taxonomy = state.taxonomy || (await get("/taxonomy"));
+  // The taxonomy is for the staff pages; the ingest role (uploads only) may not read it.
+  if (state.me.role !== "ingest") state.taxonomy = state.taxonomy || (await get("/taxonomy"));
   document.getElementById("login").hidden = true;
   document.getElementById("nav").hidden = false;
   document.getElementById("logout").hidden = false;

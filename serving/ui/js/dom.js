@@ -37,12 +37,25 @@ export function facts(rows) {
   return h("dl.facts", {}, rows.flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v ?? t("none"))]));
 }
 
-export function statusBadge(status) {
-  return h(`span.status.${status}`, { "data-status": status }, t(`status.${status}`));
+/** A status as a badge; ``group``: "status" (an incident's review) or "ticket_status". */
+export function statusBadge(status, group = "status") {
+  return h(`span.status.${status}`, { "data-status": status }, t(`${group}.${status}`));
 }
 
 export function localTime(iso) {
   return iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false }) : t("none");
+}
+
+/** A compact local time for lists: "14:05" today, "05-04 14:05" this year, else with the year. */
+export function shortTime(iso) {
+  if (!iso) return t("none");
+  const at = new Date(iso);
+  const now = new Date();
+  const two = (n) => String(n).padStart(2, "0");
+  const clock = `${two(at.getHours())}:${two(at.getMinutes())}`;
+  if (at.toDateString() === now.toDateString()) return clock;
+  const day = `${two(at.getMonth() + 1)}-${two(at.getDate())} ${clock}`;
+  return at.getFullYear() === now.getFullYear() ? day : `${at.getFullYear()}-${day}`;
 }
 
 /** Coordinates as text plus a small SVG plot around the point (no map tiles: works offline). */

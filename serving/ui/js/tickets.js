@@ -1,6 +1,7 @@
-// Ticket board: list and filter, lifecycle buttons, after-photo upload, original images, audit trail.
+// Ticket board: list and filter, lifecycle buttons, after-photo upload, original images, audit trail,
+// and what recurrence adds: still-present (仍存在) sightings and earlier tickets (复发).
 import { get, imageUrl, post, query, upload } from "./api.js";
-import { facts, geoPlot, h, localTime, statusBadge, toast } from "./dom.js";
+import { facts, geoPlot, h, localTime, shortTime, statusBadge, toast } from "./dom.js";
 import { nameOf, t } from "./i18n.js";
 
 // Mirrors serving.services.tickets.TRANSITIONS so only allowed buttons show; the server decides.
@@ -37,7 +38,7 @@ class TicketBoard {
     const officer = this.me.role === "squad_officer";
     const filters = h("form.filters", { id: "ticket-filters", onsubmit: (e) => { e.preventDefault(); this.load(); } },
       h("select", { name: "status", "aria-label": t("filter.status") }, opt("", `${t("filter.status")}: ${t("filter.any")}`),
-        STATUSES.map((st) => opt(st, t(`status.${st}`)))),
+        STATUSES.map((st) => opt(st, t(`ticket_status.${st}`)))),
       officer ? null : h("select", { name: "squad_id", "aria-label": t("filter.squad") },
         opt("", `${t("filter.squad")}: ${t("filter.any")}`), this.squads.map((s) => opt(s.id, s.name))),
       h("label", {}, h("input", { type: "checkbox", name: "overdue", value: "true" }), t("filter.overdue")),
@@ -67,10 +68,24 @@ class TicketBoard {
       h("td", {}, `#${tk.id}`),
       h("td", {}, `${tk.clause} ${tk.clause_name}`),
       h("td", {}, this.squadNames.get(tk.squad_id) || t("none")),
-      h("td", {}, statusBadge(tk.status)),
+      h("td", {}, statusBadge(tk.status, "ticket_status"), recurrenceBadge(tk)),
       h("td", tk.overdue ? { class: "overdue" } : {}, t(`priority.${tk.priority}`))));
     document.getElementById("ticket-list").replaceChildren(rows.length
       ? h("table", {}, h("tbody", {}, rows)) : h("p.muted", {}, t("tickets.empty")));
+  }
+
+  /** Open ticket ``id`` from a link (Back returns), fetching it where the filters leave it out. */
+  async open(id) {
+    if (!this.tickets.some((x) => x.id === id)) {
+      try {
+        this.tickets.push(await get(`/tickets/${id}`));
+      } catch (err) {
+        toast(err.message, true);
+        return;
+      }
+    }
+    history.pushState(null, "", `#/tickets/${id}`);
+    await this.select(id);
   }
 
   async select(id) {
@@ -103,8 +118,8 @@ class TicketBoard {
       { type: "button", "data-action": a, onclick: () => this.act(tk, a) }, t(`action.${a}`)));
     const events = await get(`/tickets/${tk.id}/events`).catch(() => []);
     box.replaceChildren(
-      h("div.toolbar", {}, h("strong", {}, `#${tk.id}`), statusBadge(tk.status),
-        tk.overdue ? h("span.overdue", {}, "⚠") : null),
+      h("div.toolbar", {}, h("strong", {}, `#${tk.id}`), statusBadge(tk.status, "ticket_status"),
+        tk.overdue ? h("span.overdue", {}, "⚠") : null, recurrenceBadge(tk)),
       facts([
         ["fact.standard", `${tk.standard} ${nameOf(standard) || tk.standard_name}`],
         ["fact.clause", `${tk.clause} ${tk.clause_name}`],
@@ -116,22 +131,44 @@ class TicketBoard {
         ["fact.time", localTime(tk.observed_at)],
         ["fact.due", localTime(tk.due_at)],
         ["fact.location", geoPlot(tk.lat, tk.lon)],
+        ...this.recurrenceFacts(tk),
       ]),
       h("div.toolbar", {}, buttons,
         actions.includes("dispatch") ? squadPick : null,
         actions.includes("rectify") ? h("label", {}, t("tickets.upload"), " ", photo) : null,
         actions.length ? note : null),
       h("strong", {}, t("tickets.evidence")), this.thumbs(tk.evidence),
+      ...(tk.observations ? [h("strong", {}, t("tickets.observationEvidence")),
+        this.thumbs(tk.last_observation_evidence, "observation-evidence")] : []),
       h("strong", {}, t("tickets.after")), this.thumbs(tk.after_photo ? [tk.after_photo] : []),
       h("strong", {}, t("tickets.events")),
       h("ol.events", {}, events.map((e) => h("li", {},
-        `${localTime(e.at)} · ${t(`action.${e.action}`)} · ${e.from_status ? t(`status.${e.from_status}`) : ""} → ${t(`status.${e.to_status}`)}`,
-        e.actor_id ? h("span.muted", {}, ` · #${e.actor_id}`) : null,
+        `${localTime(e.at)} · ${t(`action.${e.action}`)} · ${e.from_status ? t(`ticket_status.${e.from_status}`) : ""} → ${t(`ticket_status.${e.to_status}`)}`,
+        h("span.muted.actor", { title: e.actor_username || "" }, ` · ${actorName(e)}`),
         e.note ? h("div.muted", {}, e.note) : null))));
   }
 
-  thumbs(shas) {
-    const row = h("div.thumbs");
+  /** Fact rows for a ticket that cameras still see, or that a closed one came back as. */
+  recurrenceFacts(tk) {
+    const rows = [];
+    if (tk.observations) {
+      rows.push(["fact.stillPresent", h("span", { id: "still-present" },
+        t("tickets.observed", { n: tk.observations, at: localTime(tk.last_observed_at) }))]);
+    }
+    if (tk.history.length) {
+      const links = tk.history.map((ref) => h("a", {
+        href: `#/tickets/${ref.id}`, "data-ticket": ref.id,
+        onclick: (e) => { e.preventDefault(); this.open(ref.id); },
+      }, t("tickets.earlier", { id: ref.id, status: t(`ticket_status.${ref.status}`),
+        at: ref.closed_at ? ` ${shortTime(ref.closed_at)}` : "" })));
+      rows.push(["fact.recurrence", h("span", { id: "ticket-history" },
+        links.flatMap((a, i) => (i ? [t("list.sep"), a] : [a])))]);
+    }
+    return rows;
+  }
+
+  thumbs(shas, id = null) {
+    const row = h("div.thumbs", { id });
     if (!shas.length) row.append(t("none"));
     for (const sha of shas) {
       const img = h("img", { alt: sha.slice(0, 12), title: sha, "data-sha": sha });
@@ -162,4 +199,17 @@ class TicketBoard {
     this.renderList();
     await this.renderDetail();
   }
+}
+
+/** 复发 on a ticket whose situation came back after an earlier ticket was closed. */
+function recurrenceBadge(ticket) {
+  if (!ticket.history.length) return null;
+  const title = t("recur.ofTicket", { id: ticket.history[0].id });
+  return h("span.status.recurrence", { title, style: "margin-left:4px" }, t("recur.badge"));
+}
+
+/** Who did it: the full name, else the login; "system" for what the workers did. */
+function actorName(event) {
+  if (event.actor_id == null) return t("tickets.system");
+  return event.actor_name || event.actor_username || `#${event.actor_id}`;
 }
