@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from detection.errors import ConfigError
 from detection.taxonomy import REPO_ROOT
@@ -56,16 +64,85 @@ class Settings(BaseSettings):
     login_window_s: int = Field(
         default=900, ge=1, le=86400, description="Window in which failed logins are counted."
     )
+    login_max_failures_per_ip: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="Failed logins from one IP, any usernames, in the window before 429.",
+    )
+    login_max_concurrent_hashes: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Password checks run at once (each holds argon2_memory_kib); more get 503.",
+    )
+    login_hash_wait_s: float = Field(
+        default=1.0, ge=0, le=30, description="Wait for a free password-check slot before 503."
+    )
+    trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        default=(),
+        max_length=100,
+        description="Reverse proxies (addresses or networks, comma-separated) whose "
+        "X-Forwarded-For and -Proto are believed; empty: none, the peer address is the client.",
+    )
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token a Prometheus scraper sends to GET /metrics; empty: admins only.",
+    )
     upload_max_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1024, le=1 << 30, description="Largest accepted upload."
     )
+    photo_batch_max_bytes: int = Field(
+        default=60 * 1024 * 1024,
+        ge=1024,
+        le=1 << 34,
+        description="Largest POST /ingest/photos body, all its photos together (each is also "
+        "held to upload_max_bytes); refused while it is read.",
+    )
+    request_max_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=1 << 30,
+        description="Largest body of any request other than photo and video uploads (JSON, "
+        "forms); refused while it is read.",
+    )
     upload_max_pixels: int = Field(
-        default=50_000_000, ge=1, le=1 << 31, description="Largest accepted width*height."
+        default=25_000_000,
+        ge=1,
+        le=1 << 31,
+        description="Largest accepted width*height. 25 MP admits 24 MP cameras (6000x4000) and "
+        "phones' default 12-13 MP output (their 48-200 MP modes are opt-in); the detector sees "
+        "640 px, and each decode holds up to 4 bytes a pixel (100 MB at 25 MP).",
+    )
+    decode_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Uploaded images decoded at once (checks and detector input), so concurrent "
+        "uploads cost at most this many decodes' memory.",
+    )
+    decode_wait_s: float = Field(
+        default=20.0, ge=0, le=600, description="Wait for a free decode slot before 503."
+    )
+    photo_decode_side: int = Field(
+        default=1920,
+        ge=0,
+        le=1 << 16,
+        description="Photos are analysed decoded at 1/2, 1/4 or 1/8 scale while their long side "
+        "stays at least this (JPEG: scaled inside the decoder, a fraction of the memory); the "
+        "stored photo keeps its size. 0: full size.",
     )
     public_base_url: str = Field(
         default="http://localhost:8000",
         min_length=1,
         description="Base URL used in links sent out (webhooks, reports).",
+    )
+    evidence_link_ttl_hours: float = Field(
+        default=7 * 24,
+        gt=0,
+        le=90 * 24,
+        description="Life of the signed evidence links in webhook messages and daily reports: "
+        "each opens its one file without a login (chats and browsers send no token) until then.",
     )
     dispatch_worker: bool = Field(
         default=True, description="Run the webhook delivery worker inside the app."
@@ -81,6 +158,14 @@ class Settings(BaseSettings):
     )
     dispatch_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="HTTP timeout of one webhook delivery."
+    )
+    dispatch_lease_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="How long a delivery round owns a message it is sending; one that never "
+        "finished (a crash mid-send) is re-sent, same Idempotency-Key, after this. Must exceed "
+        "dispatch_timeout_s.",
     )
     camera_workers: bool = Field(
         default=True, description="Run a stream worker for every enabled camera inside the app."
@@ -100,6 +185,35 @@ class Settings(BaseSettings):
     video_max_bytes: int = Field(
         default=2 * 1024**3, ge=1024, le=1 << 40, description="Largest accepted dashcam video."
     )
+    retention_worker: bool = Field(
+        default=True,
+        description="Run retention inside the app: at start-up, then every retention_interval_s.",
+    )
+    retention_interval_s: float = Field(
+        default=3600, ge=60, le=7 * 86400, description="Seconds between retention runs."
+    )
+    retention_temp_max_age_s: float = Field(
+        default=3600,
+        ge=60,
+        le=7 * 86400,
+        description="A temporary file (.upload-*, .tmp-*) not written to for this long was left "
+        "by a killed upload or write and is removed (an upload stalled this long then fails).",
+    )
+    retention_video_days: int = Field(
+        default=30,
+        ge=0,
+        le=36500,
+        description="Dashcam videos (and GPS tracks) are kept this many days after their job "
+        "finished (succeeded, partial or failed); the job row stays. 0 keeps them forever.",
+    )
+    retention_evidence_days: int = Field(
+        default=365,
+        ge=0,
+        le=36500,
+        description="Evidence files of closed or cancelled tickets and rejected incidents, and "
+        "uploads nothing uses, are kept this many days after that; open tickets', pending "
+        "incidents' and held tickets' evidence is kept. 0 keeps them forever.",
+    )
     model_path: Path | None = Field(
         default=None,
         description="ONNX detector for cameras and uploads; None: the released default model.",
@@ -107,6 +221,58 @@ class Settings(BaseSettings):
     sla_hours_urgent: float = Field(default=2, gt=0, le=720, description="Due time, urgent.")
     sla_hours_high: float = Field(default=8, gt=0, le=720, description="Due time, high.")
     sla_hours_normal: float = Field(default=24, gt=0, le=720, description="Due time, normal.")
+    recurrence_window_hours: float = Field(
+        default=24,
+        ge=0,
+        le=24 * 30,
+        description="A new incident at the place and clause of one seen (or its ticket closed) "
+        "less than this long before is linked to it, not queued anew; 0 turns linking off.",
+    )
+    recurrence_min_iou: float = Field(
+        default=0.3,
+        gt=0,
+        le=1,
+        description="Fixed cameras: least overlap (IoU of the regions, same frame size) for two "
+        "incidents of one source to be one situation.",
+    )
+    recurrence_radius_m: float = Field(
+        default=30,
+        gt=0,
+        le=1000,
+        description="Dashcams and GPS photos: greatest distance in metres between two incidents "
+        "of one situation.",
+    )
+    recurrence_reject_margin: float = Field(
+        default=0.15,
+        ge=0,
+        le=1,
+        description="A sighting of a rejected (false-positive) incident is suppressed unless its "
+        "confidence beats the rejected one's by more than this.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        """``10.0.0.5,10.0.1.0/24`` as uvicorn's FORWARDED_ALLOW_IPS is written."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_long(cls, token: SecretStr) -> SecretStr:
+        if 0 < len(token.get_secret_value()) < 16:
+            raise ValueError("SHIRONG_METRICS_TOKEN must be empty or at least 16 characters")
+        return token
+
+    @model_validator(mode="after")
+    def _lease_outlasts_timeout(self) -> Settings:
+        if self.dispatch_lease_s <= self.dispatch_timeout_s:
+            raise ValueError(
+                f"dispatch_lease_s ({self.dispatch_lease_s}) must exceed dispatch_timeout_s "
+                f"({self.dispatch_timeout_s}), or a slow delivery is re-sent while it still runs"
+            )
+        return self
 
     @model_validator(mode="after")
     def _secret_required(self) -> Settings:

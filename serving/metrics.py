@@ -16,6 +16,13 @@ INCIDENTS = Counter(
     ["result"],
     registry=REGISTRY,
 )
+RECURRENCES = Counter(
+    "shirong_incident_recurrences_total",
+    "New records of a known situation, by outcome: linked (to a pending incident), still_present "
+    "(its ticket open), suppressed (rejected), recurrence (its ticket closed: a new incident).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 REVIEWS = Counter(
     "shirong_reviews_total", "Review decisions, by action.", ["action"], registry=REGISTRY
 )

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy import UniqueConstraint as Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -57,6 +57,7 @@ class WebhookFormat(StrEnum):
 
 class OutboxStatus(StrEnum):
     PENDING = "pending"
+    SENDING = "sending"  # claimed by a delivery round until next_attempt_at (the lease)
     DELIVERED = "delivered"
     FAILED = "failed"
 
@@ -159,7 +160,7 @@ class AuthToken(Base):
 
 class LoginFailure(Base):
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key", "username", "ip", "at"),)
+    __table_args__ = (Index("ix_login_failures_key", "ip", "username", "at"),)
 
     id: Mapped[int] = _id()
     username: Mapped[str] = mapped_column(String(100))
@@ -179,12 +180,16 @@ class Blob(Base):
     height: Mapped[int] = mapped_column(Integer)
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = _created()
+    # Set when retention removed the file; the row stays (tickets' after_photo refers to it).
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Incident(Base):
     """A rules-engine incident waiting for (or past) human review."""
 
     __tablename__ = "incidents"
+    # Where recurrence looks for earlier incidents of a situation (source, clause, time).
+    __table_args__ = (Index("ix_incidents_place", "source_id", "clause", "last_seen"),)
 
     id: Mapped[int] = _id()
     record_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -209,6 +214,48 @@ class Incident(Base):
     record: Mapped[Json] = mapped_column(JSON)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
+    evidence_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # by retention
+    # One situation, one review: later records of it are counted here instead of queued anew.
+    sightings: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    suppressed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    suppression_lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Added columns' references carry no ON DELETE (SQLite cannot reflect one declared inline);
+    # users are deactivated and incidents kept, never deleted.
+    suppression_lifted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recurrence_of_id: Mapped[int | None] = mapped_column(  # 复发: came back after a closed ticket
+        ForeignKey("incidents.id"), index=True
+    )
+    recurrences: Mapped[list[int]] = mapped_column(JSON, default=list, server_default="[]")
+
+
+class SightingOutcome(StrEnum):
+    LINKED = "linked"  # the earlier incident is pending (or has no ticket): it is updated
+    STILL_PRESENT = "still_present"  # its ticket is open: an observation on the ticket (仍存在)
+    SUPPRESSED = "suppressed"  # it was rejected: not queued again
+
+
+class Sighting(Base):
+    """A later rules-engine record of a known situation, folded into the earlier incident.
+
+    ``record_id`` is the record's identity, so re-posts of the record update this row.
+    """
+
+    __tablename__ = "sightings"
+
+    id: Mapped[int] = _id()
+    record_id: Mapped[str] = mapped_column(String(64), unique=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
+    outcome: Mapped[str] = mapped_column(String(20))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    confidence: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[list[str]] = mapped_column(JSON)  # original frames, as tickets link them
+    created_at: Mapped[datetime] = _created()
 
 
 class Review(Base):
@@ -267,6 +314,12 @@ class Ticket(Base):
     rectified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    evidence_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # by retention
+    # A legal hold keeps the ticket's evidence whatever the retention policy says.
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    legal_hold_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    legal_hold_reason: Mapped[str | None] = mapped_column(Text)
+    legal_hold_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class TicketEvent(Base):
@@ -340,6 +393,7 @@ class JobStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
+    PARTIAL = "partial"  # the video ended well before its container's duration: truncated, corrupt
     FAILED = "failed"
 
 
@@ -377,8 +431,12 @@ class Job(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     frames: Mapped[int] = mapped_column(Integer, default=0)
     incidents: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
+    duration_s: Mapped[float | None] = mapped_column(Float)  # the container's; None: unknown
+    analysed_s: Mapped[float | None] = mapped_column(Float)  # pts of the last frame analysed
+    expected_frames: Mapped[int | None] = mapped_column(Integer)  # over duration_s, as sampled
+    error: Mapped[str | None] = mapped_column(Text)  # why it failed, or stopped early (partial)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = _created()
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    video_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # by retention

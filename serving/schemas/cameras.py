@@ -119,13 +119,29 @@ class JobOut(OutSchema):
     status: JobStatus
     source_id: str
     video_name: str
-    progress: float = Field(ge=0, le=1)
-    frames: int
+    progress: float = Field(
+        ge=0, le=1, description="Share of the video analysed; 1 once a whole video is."
+    )
+    frames: int = Field(description="Frames analysed so far.")
+    expected_frames: int | None = Field(
+        description="About how many frames the whole video gives at the sampling rate."
+    )
+    duration_s: float | None = Field(
+        description="The video's duration by its container; None where it does not say."
+    )
+    analysed_s: float | None = Field(
+        description="Timestamp (s) of the last frame analysed; short of duration_s when partial."
+    )
     incidents: int
-    error: str | None
+    error: str | None = Field(
+        description="Why the job failed, or (partial) where and why the video ended early."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    video_removed_at: datetime | None = Field(
+        description="Set when retention removed the stored video; the job's results stay."
+    )
 
 
 class PhotoOut(OutSchema):

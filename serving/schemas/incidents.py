@@ -17,11 +17,19 @@ Xyxy = tuple[Coordinate, Coordinate, Coordinate, Coordinate]
 
 
 class ReviewAction(StrEnum):
+    """A reviewer's decision, posted to ``/incidents/{id}/reviews``."""
+
     CONFIRM = "confirm"
     REJECT = "reject"
     RELABEL = "relabel"
     CORRECT_BOX = "correct_box"
     ADD_BOX = "add_box"
+
+
+class TrailAction(StrEnum):
+    """A review-trail entry that another route makes: not a decision to post."""
+
+    LIFT_SUPPRESSION = "lift_suppression"  # DELETE /incidents/{id}/suppression
 
 
 class RejectReason(StrEnum):
@@ -61,6 +69,14 @@ class ReviewIn(Schema):
         return self
 
 
+class Untrainable(Schema):
+    """Why confirming an incident as it stands would give no training data."""
+
+    code: str = Field(description="Stable code: 'no_evidence_image' or 'unboxed_objects'.")
+    detail: str = Field(description="The reason in English.")
+    boxes: list[int] = Field(default=[], description="Indices (into boxes) of the boxes at fault.")
+
+
 class IncidentOut(OutSchema):
     id: int
     status: IncidentStatus
@@ -82,6 +98,23 @@ class IncidentOut(OutSchema):
     record_id: str
     created_at: datetime
     updated_at: datetime
+    sightings: int = Field(
+        default=1, description="Rules-engine records of this situation, this one's included."
+    )
+    suppressed: int = Field(
+        default=0, description="Of those, sightings not queued because it was rejected."
+    )
+    suppression_lifted_at: datetime | None = Field(
+        default=None, description="When a reviewer let sightings of it be queued again."
+    )
+    recurrence_of: int | None = Field(
+        default=None,
+        validation_alias="recurrence_of_id",
+        description="The incident whose closed ticket this one came back after (复发).",
+    )
+    recurrences: list[int] = Field(
+        default=[], description="Incidents that came back after this one's ticket closed."
+    )
     ticket_id: int | None = None
     standard_name: str = Field(default="", description="Chinese name of the standard.")
     clause_name: str = Field(default="", description="Chinese name of the clause.")
@@ -92,13 +125,21 @@ class IncidentOut(OutSchema):
     image_region: list[float] | None = Field(
         default=None, description="Evidence region (xyxy pixels) on that frame."
     )
+    trainable: bool | None = Field(
+        default=None,
+        description="Whether confirming it as it stands gives training data (the corrections "
+        "export); null where the endpoint does not assess it.",
+    )
+    untrainable: Untrainable | None = Field(
+        default=None, description="Why not, when trainable is false."
+    )
 
 
 class ReviewOut(OutSchema):
     id: int
     incident_id: int
     reviewer_id: int | None
-    action: ReviewAction
+    action: ReviewAction | TrailAction
     reason: RejectReason | None
     box_index: int | None
     before: dict[str, object] | None

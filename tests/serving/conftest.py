@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -177,6 +178,9 @@ def make_settings(database_url: str, root: Path, **overrides: Any) -> Settings:
         "dispatch_worker": False,
         # No stream workers unless a test asks: generated cameras must never be dialled.
         "camera_workers": False,
+        # Recurrence linking off unless a test asks: most tests post records of one place and
+        # want them apart (tests/serving/test_recurrence.py turns it on).
+        "recurrence_window_hours": 0,
         "public_base_url": "http://shirong.test",
     }
     return Settings(**(values | overrides))
@@ -362,3 +366,9 @@ def wait_for_camera(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}; last status {status}")
         time.sleep(0.1)
+
+
+def error_message(response: httpx.Response) -> str:
+    """An error's message: ``detail`` itself, or a 422's list of ``{loc, msg, type}`` joined."""
+    detail = response.json()["detail"]
+    return detail if isinstance(detail, str) else "; ".join(item["msg"] for item in detail)
