@@ -125,12 +125,13 @@ class Settings(BaseSettings):
         default=20.0, ge=0, le=600, description="Wait for a free decode slot before 503."
     )
     photo_decode_side: int = Field(
-        default=1920,
+        default=0,
         ge=0,
         le=1 << 16,
         description="Photos are analysed decoded at 1/2, 1/4 or 1/8 scale while their long side "
-        "stays at least this (JPEG: scaled inside the decoder, a fraction of the memory); the "
-        "stored photo keeps its size. 0: full size.",
+        "stays at least this (JPEG: scaled inside the decoder, a fraction of the memory). The "
+        "evidence frames (原图 in tickets and reports) are then that size too, so the default, 0, "
+        "analyses full size; the decode slots and the pixel cap bound the memory.",
     )
     public_base_url: str = Field(
         default="http://localhost:8000",

@@ -255,6 +255,9 @@ class Sighting(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     confidence: Mapped[float] = mapped_column(Float)
     evidence: Mapped[list[str]] = mapped_column(JSON)  # original frames, as tickets link them
+    # Every file its records brought (originals, annotated, crops): retention removes them with
+    # the incident; better evidence adds to them, so a replaced frame is never orphaned.
+    files: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = _created()
 
 

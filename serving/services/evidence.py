@@ -217,6 +217,9 @@ class BlobStore:
         existing = session.get(Blob, checked.sha256)
         if existing is not None:
             self.files.put(data, EXTENSIONS[checked.media_type])  # heals a deleted file
+            if existing.removed_at is not None:  # the file is back: retention counts it again
+                existing.removed_at = None
+                session.commit()
             return existing, False
         blob = Blob(
             sha256=checked.sha256,

@@ -196,10 +196,12 @@ def _sighted(
             last_seen=record.last_seen,
             confidence=record.confidence,
             evidence=_originals(record),
+            files=evidence_of(record),
         )
     )
     if outcome is SightingOutcome.LINKED and incident.status == IncidentStatus.PENDING.value:
-        _merge(session, incident, record)
+        with session.no_autoflush:  # the sighting's unique record id is checked at the commit
+            _merge(session, incident, record)
     else:
         incident.last_seen = max(incident.last_seen, record.last_seen)
     incident.updated_at = utcnow()
@@ -228,6 +230,7 @@ def _sighted_again(session: Session, sighting: Sighting, record: IncidentRecord)
     sighting.last_seen = max(sighting.last_seen, record.last_seen)
     if better:
         sighting.confidence, sighting.evidence = record.confidence, _originals(record)
+        sighting.files = list(dict.fromkeys([*sighting.files, *evidence_of(record)]))
     pending = incident.status == IncidentStatus.PENDING.value
     if sighting.outcome == SightingOutcome.LINKED.value and pending:
         _merge(session, incident, record)

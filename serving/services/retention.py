@@ -510,13 +510,11 @@ def _expired_incidents(
 
 
 def _sighting_evidence(session: Session, incident_ids: list[int]) -> dict[int, list[str]]:
-    """The frames of each incident's later sightings: they share their incident's fate."""
+    """Every file of each incident's later sightings: they share their incident's fate."""
     found: defaultdict[int, list[str]] = defaultdict(list)
     for start in range(0, len(incident_ids), 500):  # bounded IN lists
         chunk = incident_ids[start : start + 500]
-        query = select(Sighting.incident_id, Sighting.evidence).where(
-            Sighting.incident_id.in_(chunk)
-        )
+        query = select(Sighting.incident_id, Sighting.files).where(Sighting.incident_id.in_(chunk))
         for incident_id, evidence in session.execute(query):
             found[incident_id].extend(evidence)
     return found

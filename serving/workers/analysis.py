@@ -156,7 +156,8 @@ class DatabaseSink:
         self.ids[incident.id] = row.id
 
     def __len__(self) -> int:
-        return len(self.ids)
+        """Incidents this run opened or updated (records folded into one incident count once)."""
+        return len(set(self.ids.values()))
 
 
 class Analysis:

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from detection.errors import ConfigError
 from detection.rules.incident import Incident as IncidentRecord
 from serving.config import Settings, load_settings
-from serving.db.models import UserRole
+from serving.db.models import Sighting, UserRole
+from serving.services.incidents import evidence_of
 from tests.serving.conftest import (
     Api,
     error_message,
@@ -341,3 +343,15 @@ def test_recurrence_settings_out_of_range_are_refused_by_name(
     monkeypatch.setenv(f"SHIRONG_{name.upper()}", str(value))
     with pytest.raises(ConfigError, match=name):
         load_settings()
+
+
+def test_a_sighting_keeps_every_file_its_records_brought(api: Api) -> None:
+    """Retention removes a sighting's files with its incident: none of them may go unrecorded."""
+    post_record(api, seen("fixed", 1))
+    first, better = seen("fixed", 2, confidence=0.7), seen("fixed", 2, confidence=0.9)
+    better = better.model_copy(update={"evidence": seen("fixed", 3).evidence})
+    post_record(api, first)
+    post_record(api, better)
+    with api.services.sessions() as session:
+        sighting = session.scalars(select(Sighting)).one()
+        assert sighting.files == list(dict.fromkeys(evidence_of(first) + evidence_of(better)))

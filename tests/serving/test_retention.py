@@ -475,6 +475,7 @@ def test_sighting_frames_share_their_incident_fate(store: Store) -> None:
                     last_seen=record.last_seen,
                     confidence=0.5,
                     evidence=[sha],
+                    files=[sha],
                 )
             )
             session.commit()
@@ -493,3 +494,14 @@ def test_sighting_frames_share_their_incident_fate(store: Store) -> None:
     assert pending_frame.exists()
     assert not rejected_frame.exists()
     assert f"incident {rejected}" in done["records"]
+
+
+def test_a_removed_photo_uploaded_again_counts_as_stored(store: Store) -> None:
+    sha = store.photo((9, 99, 199))
+    path = store.path(sha)
+    store.run()
+    assert not path.exists()
+    again = upload(store.api, png_bytes(color=(9, 99, 199)))
+    assert again.status_code == 200 and path.exists()
+    with store.api.services.sessions() as session:
+        assert session.get(Blob, sha).removed_at is None  # the next run may remove it again

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("last_seen", serving.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("confidence", sa.Float(), nullable=False),
         sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column("files", sa.JSON(), nullable=False),
         sa.Column("created_at", serving.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["incident_id"],
