@@ -16,9 +16,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +29,8 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import text
@@ -41,6 +46,7 @@ from serving.migrations import upgrade
 from serving.schemas.auth import UserCreate
 from serving.services.auth import issue_token
 from serving.services.users import create_user
+from tests.conftest import REPO
 
 BACKENDS = ("sqlite", "postgresql")
 PASSWORD = "correct horse battery"
@@ -57,6 +63,67 @@ def _as_postgres() -> dict[str, Any]:
     if os.geteuid() != 0:
         return {}
     return {"user": "postgres", "group": "postgres", "extra_groups": [], "cwd": "/"}
+
+
+@contextmanager
+def uvicorn_thread(app: FastAPI) -> Iterator[int]:
+    """``app`` under uvicorn in a thread on a free loopback port; yields the port."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    pid: int
+
+
+@contextmanager
+def shirong_serve(tmp_path: Path, **env: str) -> Iterator[Served]:
+    """``shirong serve`` on a free loopback port with SQLite in ``tmp_path``; ``env``: SHIRONG_*."""
+    port = _free_port()
+    variables = {
+        "SHIRONG_ENV": "development",
+        "SHIRONG_DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
+        "SHIRONG_EVIDENCE_ROOT": str(tmp_path / "evidence"),
+        "SHIRONG_DISPATCH_WORKER": "false",
+        "SHIRONG_CAMERA_WORKERS": "false",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "detection.cli", "serve", "--port", str(port)],
+        cwd=REPO,
+        env={**os.environ, **variables, **{f"SHIRONG_{k.upper()}": v for k, v in env.items()}},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while server.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            server.kill()
+            pytest.fail(f"shirong serve did not start: {server.communicate()[0].decode()}")
+        yield Served(url, server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from serving.schemas.auth import UserCreate
 from serving.services.auth import Passwords, issue_token
 from serving.services.users import create_user
 from tests.conftest import REPO
-from tests.serving.conftest import PASSWORD, Api, make_settings, png_bytes, upload
+from tests.serving.conftest import PASSWORD, Api, _free_port, make_settings, png_bytes, upload
 from tests.serving.test_evidence import png_header_only
 
 MIB = 1024 * 1024
@@ -50,12 +49,6 @@ class LiveServer:
     url: str
     pid: int
     headers: dict[str, str]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _status_kib(pid: int, key: str) -> int:

@@ -3,15 +3,11 @@ X-Forwarded-For believed only from trusted proxies (a real ``shirong serve`` on 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +20,8 @@ from serving.app import create_app
 from serving.config import Settings, load_settings
 from serving.db.models import UserRole
 from serving.services.auth import Passwords
-from tests.serving.conftest import PASSWORD, Api, _free_port, make_settings
+from tests.serving.conftest import PASSWORD, Api, make_settings, shirong_serve
 
-REPO = Path(__file__).resolve().parents[2]
 HASH_MIB = 64  # the default argon2_memory_kib, which the live tests keep
 
 
@@ -145,48 +140,6 @@ def test_trusted_proxies_default_to_none_and_read_a_comma_list(
     monkeypatch.setenv("SHIRONG_TRUSTED_PROXIES", "10.0.0.5, 10.0.1.0/24,::1")
     proxies = [str(network) for network in load_settings().trusted_proxies]
     assert proxies == ["10.0.0.5/32", "10.0.1.0/24", "::1/128"]
-
-
-@dataclass(frozen=True)
-class Served:
-    url: str
-    pid: int
-
-
-@contextmanager
-def shirong_serve(tmp_path: Path, **env: str) -> Iterator[Served]:
-    """``shirong serve`` on a free loopback port with SQLite in ``tmp_path``; ``env``: SHIRONG_*."""
-    port = _free_port()
-    variables = {
-        "SHIRONG_ENV": "development",
-        "SHIRONG_DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
-        "SHIRONG_EVIDENCE_ROOT": str(tmp_path / "evidence"),
-        "SHIRONG_DISPATCH_WORKER": "false",
-        "SHIRONG_CAMERA_WORKERS": "false",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "detection.cli", "serve", "--port", str(port)],
-        cwd=REPO,
-        env={**os.environ, **variables, **{f"SHIRONG_{k.upper()}": v for k, v in env.items()}},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while server.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            server.kill()
-            pytest.fail(f"shirong serve did not start: {server.communicate()[0].decode()}")
-        yield Served(url, server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def rss_mib(pid: int) -> float:

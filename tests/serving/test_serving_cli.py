@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,9 +12,7 @@ from fastapi.testclient import TestClient
 
 from detection.cli import main
 from serving.app import create_app
-from tests.serving.conftest import _free_port, make_settings
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.serving.conftest import make_settings, shirong_serve
 
 
 def test_the_shirong_command_does_not_import_the_web_stack() -> None:
@@ -81,30 +77,7 @@ def test_seed_demo_is_refused_outside_development(
 
 @pytest.mark.slow
 def test_serve_answers_health_when_ready(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "SHIRONG_ENV": "development",
-        "SHIRONG_DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
-        "SHIRONG_EVIDENCE_ROOT": str(tmp_path / "evidence"),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "detection.cli", "serve", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline, answer = time.monotonic() + 60, None
-        while answer is None and time.monotonic() < deadline and server.poll() is None:
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert answer is not None, server.stdout.read().decode() if server.stdout else ""
+    with shirong_serve(tmp_path) as served:
+        answer = httpx.get(f"{served.url}/health", timeout=1)
         assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     assert (tmp_path / "serve.db").exists()

@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +23,6 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from serving.api.deps import Services
@@ -35,7 +32,7 @@ from serving.schemas.auth import UserCreate
 from serving.services.auth import issue_token
 from serving.services.jobs import GPS_MAX_BYTES
 from serving.services.users import create_user
-from tests.serving.conftest import PASSWORD, make_record, make_settings, png_bytes
+from tests.serving.conftest import PASSWORD, make_record, make_settings, png_bytes, uvicorn_thread
 
 KIB, MIB = 1024, 1024 * 1024
 SLACK = 64 * KIB  # serving.api.limits.MULTIPART_SLACK, restated: the test pins the figure
@@ -65,26 +62,13 @@ class Live:
 def serve(settings: Any) -> Iterator[Live]:
     """The app under uvicorn on a free loopback port, with an admin token."""
     app = create_app(settings)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    services: Services = app.state.services
-    with services.sessions() as session:
-        data = UserCreate(username="admin1", password=PASSWORD, role=UserRole.ADMIN)
-        token = issue_token(session, settings, create_user(session, services.passwords, data))
-        session.commit()
-    try:
+    with uvicorn_thread(app) as port:
+        services: Services = app.state.services
+        with services.sessions() as session:
+            data = UserCreate(username="admin1", password=PASSWORD, role=UserRole.ADMIN)
+            token = issue_token(session, settings, create_user(session, services.passwords, data))
+            session.commit()
         yield Live(f"http://127.0.0.1:{port}", services, {"Authorization": f"Bearer {token.token}"})
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture

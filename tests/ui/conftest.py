@@ -6,9 +6,6 @@ is never used, and the tests are skipped with the reason where that binary is ab
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from serving.api.deps import Services
@@ -26,7 +22,7 @@ from serving.schemas.auth import UserCreate
 from serving.schemas.squads import SquadIn
 from serving.services.squads import create_squad
 from serving.services.users import create_user
-from tests.serving.conftest import PASSWORD, make_settings
+from tests.serving.conftest import PASSWORD, make_settings, uvicorn_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -45,12 +41,6 @@ class LiveService:
     url: str
     services: Services
     squads: dict[str, int]  # squad code → id; each squad owns one camera, named cam-<code>
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _seed(services: Services) -> dict[str, int]:
@@ -89,21 +79,9 @@ def serve(root: Path, **overrides: Any) -> Iterator[LiveService]:
     overrides.setdefault("camera_workers", False)
     settings = make_settings(f"sqlite:///{root / 'shirong.db'}", root, **overrides)
     app: FastAPI = create_app(settings)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
     services: Services = app.state.services
-    try:
+    with uvicorn_thread(app) as port:
         yield LiveService(f"http://127.0.0.1:{port}", services, _seed(services))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")
