@@ -156,7 +156,7 @@ class Annotator:
         return _truetype(self._font_file[0], self._font_file[1], size)
 
     def display_name(self, name: str) -> str:
-        """A class's Chinese name (taxonomy classes and their COCO teacher names), else ``name``."""
+        """A class's Chinese name (taxonomy classes and their COCO names), else ``name``."""
         return self._zh.get(name, name) if self.cjk else name
 
     def color(self, name: str) -> Color:
@@ -290,7 +290,7 @@ def class_color(name: str, taxonomy: Taxonomy | None = None) -> Color:
     they are well apart; other names hash (CRC-32, not Python's salted ``hash``) to a hue.
     """
     tax = taxonomy or default_taxonomy()
-    name = tax.teacher_map().get(name, name)
+    name = tax.coco_aliases().get(name, name)
     names = tax.class_names
     index = names.index(name) if name in names else len(names) + zlib.crc32(name.encode()) % 9973
     r, g, b = colorsys.hsv_to_rgb((index * _GOLDEN) % 1.0, 0.8, 0.95)
@@ -299,7 +299,7 @@ def class_color(name: str, taxonomy: Taxonomy | None = None) -> Color:
 
 def _zh_names(taxonomy: Taxonomy) -> dict[str, str]:
     zh = {c.name: c.name_zh for c in taxonomy.classes}
-    zh.update({coco: zh[name] for coco, name in taxonomy.teacher_map().items()})
+    zh.update({coco: zh[name] for coco, name in taxonomy.coco_aliases().items()})
     return zh
 
 

@@ -73,13 +73,10 @@ class EvidenceClass(_Strict):
     role: Role
     clauses: tuple[str, ...] = Field(description="Clause ids this class is evidence for.")
     data_status: DataStatus
-    teacher: str | None = Field(default=None, description="COCO name used by the teacher model.")
-
-    @model_validator(mode="after")
-    def _teacher_matches_status(self) -> EvidenceClass:
-        if (self.data_status is DataStatus.TEACHER_ONLY) != (self.teacher is not None):
-            raise ValueError(f"class '{self.name}': 'teacher' is required exactly for teacher_only")
-        return self
+    coco_name: str | None = Field(
+        default=None,
+        description="The class's COCO name, so a plain COCO detector's output maps onto it.",
+    )
 
 
 class Taxonomy(_Strict):
@@ -136,9 +133,9 @@ class Taxonomy(_Strict):
     def with_status(self, *statuses: DataStatus) -> tuple[str, ...]:
         return tuple(c.name for c in self.classes if c.data_status in statuses)
 
-    def teacher_map(self) -> dict[str, str]:
-        """COCO teacher class name → taxonomy class name."""
-        return {c.teacher: c.name for c in self.classes if c.teacher is not None}
+    def coco_aliases(self) -> dict[str, str]:
+        """COCO class name → taxonomy class name, for models that speak COCO."""
+        return {c.coco_name: c.name for c in self.classes if c.coco_name is not None}
 
 
 def _no_duplicates(what: str, items: list[str]) -> None:

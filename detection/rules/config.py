@@ -94,6 +94,7 @@ DEFAULT_RULES: Mapping[str, tuple[float, int]] = {
     "5b": (60.0, 5),
     "6a": (0.0, 10),
     "6b": (0.0, 10),
+    "6c": (30.0, 5),
 }
 
 

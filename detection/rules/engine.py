@@ -1,6 +1,6 @@
 """The rules engine of one source: tracked detections in, incidents out.
 
-Per frame: map the model's class names onto the taxonomy (COCO teacher names included), drop
+Per frame: map the model's class names onto the taxonomy (COCO names included), drop
 detections that are too weak, too small or masked, update the object memory (dwell), run the
 rules in claiming order, and fold the hits into incidents: a hit of the same standard that shares
 an object with an open incident, overlaps its region (fixed cameras) or lies within
@@ -164,11 +164,11 @@ class RulesEngine:
     # -- detections -------------------------------------------------------------------------
 
     def _taxonomy_names(self, names: tuple[str, ...]) -> tuple[str | None, ...]:
-        """Model class names as taxonomy names (COCO teacher names mapped); None: not ours."""
+        """Model class names as taxonomy names (COCO names mapped); None: not ours."""
         if names not in self._names:
             known = set(self.taxonomy.class_names)
-            teacher = self.taxonomy.teacher_map()
-            self._names[names] = tuple(n if n in known else teacher.get(n) for n in names)
+            coco = self.taxonomy.coco_aliases()
+            self._names[names] = tuple(n if n in known else coco.get(n) for n in names)
         return self._names[names]
 
     def _usable(self, dets: Detections, zones: ZoneMap) -> tuple[list[str], np.ndarray]:

@@ -6,11 +6,11 @@ this module fixes is policy: where each clause applies (zone types, schedules) a
 the clauses claim an object, most specific first; e.g. a table in a night-market area by day is
 3b, not 3a, and a table in a shop-front band is 1b.
 
-Zone rules (every clause but 6): an object of the clause's disorder or cue classes whose anchor
-(bottom centre for things on the ground, centre for things on walls or hanging) lies in a zone
-where the clause applies, and that has stayed put for ``dwell_s`` and been seen in ``min_frames``
-frames (moving cameras: frames only). For 1a and 1c a cue (umbrella, table) also needs a context
-object (a person) staying by it; a ``disorder`` class (a stall) suffices alone.
+Zone rules (every clause but 6a and 6b): an object of the clause's disorder or cue classes whose
+anchor (bottom centre for things on the ground, centre for things on walls or hanging) lies in a
+zone where the clause applies, and that has stayed put for ``dwell_s`` and been seen in
+``min_frames`` frames (moving cameras: frames only). For 1a and 1c a cue (umbrella, table) also
+needs a context object (a person) staying by it; a ``disorder`` class (a stall) suffices alone.
 
 Dog rule (6a, 6b): a dog with no person within ``dog.distance_factor`` dog sizes for
 ``min_frames`` frames is a candidate: 6a when people are in view (the dog is away from them), 6b
@@ -283,6 +283,7 @@ def default_rules() -> tuple[Rule, ...]:
         ),
         ZoneRule("4a", in_zone_types(PUBLIC_ZONES, "4a.fencing_off_public_space")),
         ZoneRule("3a", in_zone_types(PUBLIC_ZONES, "3a.piled_in_public_space")),
+        ZoneRule("6c", in_zone_types(PUBLIC_ZONES, "6c.dog_waste_in_public_space")),
         ZoneRule("5a", in_zone_types(PUBLIC_ZONES, "5a.banner_in_public_space"), Anchor.CENTRE),
         ZoneRule("5b", in_zone_types(PUBLIC_ZONES, "5b.laundry_in_public_space"), Anchor.CENTRE),
         ZoneRule("2a", anywhere("2a.graffiti_or_small_ads"), Anchor.CENTRE),

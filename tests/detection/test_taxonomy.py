@@ -36,7 +36,7 @@ def test_project_taxonomy_has_six_standards_and_named_classes() -> None:
     ):
         assert name in tax.class_names
     assert tax.clause("1b").name_zh == "出店经营"
-    assert tax.cls("dog").teacher == "dog"
+    assert tax.cls("dog").coco_name == "dog"
 
 
 def test_every_standard_has_evidence_classes() -> None:
@@ -54,8 +54,10 @@ def test_queries_by_role_and_status() -> None:
         "window_ad",
         "signboard",
         "garbage_bag",
+        "dog_waste",
+        "traffic_cone",
     }
-    assert tax.teacher_map()["dining table"] == "dining_table"
+    assert tax.coco_aliases()["dining table"] == "dining_table"
 
 
 def test_unknown_lookups_name_the_key() -> None:
@@ -71,7 +73,7 @@ def test_unknown_lookups_name_the_key() -> None:
         (lambda d: d["classes"][0].update(clauses=["9z"]), "unknown clauses"),
         (lambda d: d["standards"].pop(), "at least 6"),
         (lambda d: d["classes"][0].update(colour="red"), "colour"),
-        (lambda d: d["classes"][4].pop("teacher"), "'teacher' is required"),
+        (lambda d: d["classes"][4].update(data_status="maybe"), "data_status"),
         (lambda d: d["standards"][0]["clauses"][0].update(id="2a"), "clauses of another standard"),
     ],
 )
