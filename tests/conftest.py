@@ -55,7 +55,7 @@ def v1_slice_recipe(folder: Path, limit: int, **overrides: Any) -> Path:
     """
     doc = yaml.safe_load((REPO / "datasets" / "v1.yaml").read_text(encoding="utf-8"))
     doc.update(out=str(folder / "v1"), **overrides)
-    doc["teacher"]["model"] = str(COCO_INT8)
+    doc["teachers"][0]["model"] = str(COCO_INT8)
     for source in doc["sources"]:
         source["path"] = str(SHARED / "data" / Path(source["path"]).name)
         source["limit"] = limit

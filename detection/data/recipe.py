@@ -22,9 +22,20 @@ from detection.data.importers import IMPORTERS, Format
 from detection.data.mapping import ClassMapping, apply_mapping
 from detection.data.samples import ImportResult, Issue, Sample, Severity, format_report
 from detection.data.split import SplitFractions, group_split
-from detection.data.teacher import TeacherCache, cache_key, label_with_teacher
+from detection.data.teacher import (
+    FLOOR_CONF,
+    RawBox,
+    TeacherCache,
+    cache_key,
+    dedup_same_class,
+    merge_teacher,
+    run_teacher,
+    teacher_boxes,
+)
+from detection.data.teachers import TeacherSpec, check_names
+from detection.data.teachers import check_bar as check_teacher_bar
 from detection.data.writer import write_yolo_dataset
-from detection.errors import ConfigError
+from detection.errors import ConfigError, ModelError
 from detection.taxonomy import REPO_ROOT, Taxonomy, default_taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -49,19 +60,6 @@ class SourceSpec(_Strict):
     limit: int | None = Field(None, ge=1, description="Use only the first N images (slices).")
 
 
-class TeacherSpec(_Strict):
-    model: Path = Field(description="COCO detector ONNX file (repo-relative or absolute).")
-    conf: float = Field(0.35, gt=0.0, lt=1.0, description="Confidence a teacher box needs.")
-    iou: float = Field(0.5, gt=0.0, lt=1.0, description="NMS IoU of the teacher.")
-    imgsz: int = Field(640, ge=64, le=2048, description="Teacher input size (pixels).")
-    dedup_iou: float = Field(
-        0.5,
-        gt=0.0,
-        le=1.0,
-        description="A teacher box overlapping a human box this much is dropped.",
-    )
-
-
 class Recipe(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9._-]+$", description="Dataset name, e.g. 'v1'.")
     out: Path = Field(description="Output folder (repo-relative or absolute).")
@@ -73,7 +71,15 @@ class Recipe(_Strict):
     taxonomy: Path | None = Field(
         None, description="Taxonomy file; default datasets/taxonomy.yaml."
     )
-    teacher: TeacherSpec | None = Field(None, description="Teacher for pseudo-labels (optional).")
+    teachers: list[TeacherSpec] = Field(
+        default_factory=list, description="Teacher models for pseudo-labels, first one wins."
+    )
+    min_teacher_precision: float = Field(
+        0.6, ge=0.0, le=1.0, description="Measured precision a teacher class needs to be used."
+    )
+    teacher_dedup_iou: float = Field(
+        0.5, gt=0.0, le=1.0, description="A teacher box overlapping a human box this much drops."
+    )
     sources: list[SourceSpec] = Field(min_length=1, description="Labelled sources.")
     reviews: list[Path] = Field(
         default_factory=list,
@@ -86,14 +92,18 @@ def resolve(path: Path) -> Path:
     return path if path.is_absolute() else (REPO_ROOT / path).resolve()
 
 
-def load_recipe(file: Path) -> Recipe:
+def load_recipe(file: Path, check_bar: bool = True) -> Recipe:
+    """A validated recipe; ``check_bar=False`` only to measure teachers before deciding on them."""
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-        return Recipe.model_validate(raw)
+        recipe = Recipe.model_validate(raw)
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read recipe {file}: {exc}") from exc
     except ValidationError as exc:
         raise ConfigError(f"invalid recipe {file}:\n{exc}") from exc
+    if check_bar:
+        check_teacher_bar(recipe.teachers, recipe.min_teacher_precision, file)
+    return recipe
 
 
 def _mapping(spec: SourceSpec, taxonomy: Taxonomy, recipe_file: Path) -> ClassMapping:
@@ -135,8 +145,9 @@ def build_recipe(recipe_file: Path, cache_dir: Path | None = None) -> dict[str, 
     result, notes = gather(recipe, recipe_file, taxonomy)
     infos = validate(result, frozenset(taxonomy.class_names))
     exact = drop_exact_duplicates(result, infos)
-    if recipe.teacher:
-        result.samples = _with_teacher(recipe, result, infos, taxonomy, cache_dir)
+    if recipe.teachers:
+        raw = teach(recipe, result.samples, infos, taxonomy, cache_dir)
+        result.samples = _with_teachers(recipe, result.samples, raw, taxonomy, recipe_file)
     keys = [infos[s.image].sha256 for s in result.samples]
     groups = near_duplicate_groups(
         [infos[s.image].dhash for s in result.samples], recipe.near_duplicate_bits
@@ -165,24 +176,58 @@ def build_recipe(recipe_file: Path, cache_dir: Path | None = None) -> dict[str, 
     return manifest
 
 
-def _with_teacher(
+def teach(
     recipe: Recipe,
-    result: ImportResult,
+    samples: list[Sample],
     infos: dict[Path, ImageInfo],
     taxonomy: Taxonomy,
     cache_dir: Path | None,
-) -> list[Sample]:
+) -> dict[str, dict[Path, list[RawBox]]]:
+    """Raw detections of every teacher on the images of sources with ``teacher: true``."""
     from detection.engine import OnnxDetector
 
-    spec = recipe.teacher
-    assert spec is not None
-    model = resolve(spec.model)
-    detector = OnnxDetector(model, conf=spec.conf, iou=spec.iou, imgsz=spec.imgsz)
-    cache = TeacherCache(cache_dir, cache_key(model, spec.conf, spec.iou, spec.imgsz))
     wanted = {s.name for s in recipe.sources if s.teacher}
-    todo = [s for s in result.samples if s.source in wanted]
-    labelled = label_with_teacher(
-        todo, infos, detector.predict, taxonomy.teacher_map(), spec.dedup_iou, cache
-    )
-    done = {s.image: s for s in labelled}
-    return [done.get(s.image, s) for s in result.samples]
+    todo = [s for s in samples if s.source in wanted]
+    out = {}
+    for spec in recipe.teachers:
+        model = resolve(spec.model)
+        if not model.is_file():
+            raise ConfigError(f"teacher '{spec.name}': model file not found: {model}")
+        try:
+            detector = OnnxDetector(model, conf=FLOOR_CONF, iou=spec.iou, imgsz=spec.imgsz)
+        except ModelError as exc:
+            raise ConfigError(f"teacher '{spec.name}' cannot be used: {exc}") from exc
+        check_names(spec, detector.names, taxonomy)
+        cache = TeacherCache(cache_dir, cache_key(model, spec.iou, spec.imgsz))
+        out[spec.name] = run_teacher(todo, infos, detector.predict, cache, spec.name)
+    return out
+
+
+def human_classes(recipe: Recipe, taxonomy: Taxonomy, recipe_file: Path) -> dict[str, set[str]]:
+    """Taxonomy classes each source labels by hand (a teacher never adds those there)."""
+    return {
+        s.name: {v for v in _mapping(s, taxonomy, recipe_file).table.values() if v}
+        for s in recipe.sources
+    }
+
+
+def _with_teachers(
+    recipe: Recipe,
+    samples: list[Sample],
+    raw: dict[str, dict[Path, list[RawBox]]],
+    taxonomy: Taxonomy,
+    recipe_file: Path,
+) -> list[Sample]:
+    rules = {spec.name: spec.rules() for spec in recipe.teachers}
+    human = human_classes(recipe, taxonomy, recipe_file)
+    out = []
+    for sample in samples:
+        boxes = [
+            box
+            for name, per_image in raw.items()
+            for box in teacher_boxes(per_image.get(sample.image, []), rules[name])
+            if box.label not in human.get(sample.source, set())
+        ]
+        merged = merge_teacher(sample.boxes, dedup_same_class(boxes, 0.5), recipe.teacher_dedup_iou)
+        out.append(Sample(sample.image, sample.boxes, sample.source, tuple(merged)))
+    return out

@@ -1,7 +1,11 @@
-"""Teacher pseudo-labels: a COCO detector labels the taxonomy's context classes (person, dog, ...).
+"""Teacher pseudo-labels: detectors with other vocabularies (COCO, Open Images, Guangzhou street)
+label taxonomy classes that have no human labels, as the recipe's ``teachers`` table says.
 
-Human labels win: a teacher box that overlaps any human box (IoU >= ``dedup_iou``) is not added, so
-the teacher never duplicates or contradicts what a person drew.
+Each teacher runs once per image at a low floor confidence and its raw detections (its own class
+names) are cached; which class becomes which taxonomy class, at which confidence, is applied after,
+so changing a threshold or measuring a class's precision never reruns a teacher. Human labels win:
+a teacher box overlapping a human box (IoU >= ``dedup_iou``) is dropped, and a teacher never adds a
+class that the image's source labels by hand (there, a missing box is a true negative).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +28,26 @@ log = logging.getLogger(__name__)
 
 Predict = Callable[[list[npt.NDArray[np.uint8]]], list[Detections]]
 
+#: Teachers run at this confidence; a class's own threshold (at least this) is applied later.
+FLOOR_CONF = 0.1
+
+
+@dataclass(frozen=True)
+class RawBox:
+    """One teacher detection in the teacher's own vocabulary, normalised xyxy."""
+
+    name: str
+    conf: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    """A used teacher class: its taxonomy class and the confidence it needs."""
+
+    to: str
+    conf: float
+
 
 def box_iou(a: Box, b: Box) -> float:
     iw = min(a.x2, b.x2) - max(a.x1, b.x1)
@@ -32,15 +57,22 @@ def box_iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def teacher_boxes(
-    dets: Detections, class_map: Mapping[str, str], width: int, height: int
-) -> list[Box]:
-    """Teacher detections of mapped COCO classes as normalised taxonomy boxes."""
-    boxes = []
-    for xyxy, name in zip(dets.xyxy.tolist(), dets.class_name, strict=True):
-        if name in class_map:
-            boxes.append(Box.from_pixels(class_map[name], xyxy, width, height))
-    return boxes
+def raw_boxes(dets: Detections, width: int, height: int) -> list[RawBox]:
+    """A teacher's detections as normalised boxes labelled with its own class names."""
+    rows = zip(dets.xyxy.tolist(), dets.class_name, dets.confidence.tolist(), strict=True)
+    return [
+        RawBox(name, round(float(conf), 4), Box.from_pixels(name, xyxy, width, height))
+        for xyxy, name, conf in rows
+    ]
+
+
+def teacher_boxes(raw: Sequence[RawBox], rules: Mapping[str, ClassRule]) -> list[Box]:
+    """Raw detections of used classes, at or above their confidence, as taxonomy boxes."""
+    return [
+        r.box.relabel(rules[r.name].to)
+        for r in raw
+        if r.name in rules and r.conf >= rules[r.name].conf
+    ]
 
 
 def merge_teacher(human: Sequence[Box], teacher: Sequence[Box], dedup_iou: float) -> list[Box]:
@@ -48,9 +80,18 @@ def merge_teacher(human: Sequence[Box], teacher: Sequence[Box], dedup_iou: float
     return [t for t in teacher if all(box_iou(t, h) < dedup_iou for h in human)]
 
 
+def dedup_same_class(boxes: Sequence[Box], iou: float) -> list[Box]:
+    """Drop a box that repeats an earlier one of the same class (two teachers, one object)."""
+    kept: list[Box] = []
+    for box in boxes:
+        if all(k.label != box.label or box_iou(k, box) < iou for k in kept):
+            kept.append(box)
+    return kept
+
+
 class TeacherCache:
-    """Teacher boxes per image sha256 in one JSON file, keyed by model hash and settings, so
-    rebuilding a recipe (e.g. with new reviews) does not rerun the teacher on unchanged images."""
+    """Raw teacher detections per image sha256 in one JSON file, keyed by the model's hash and
+    settings, so rebuilding a recipe (new reviews, new thresholds) reruns no teacher."""
 
     def __init__(self, folder: Path | None, key: str) -> None:
         self.file = folder / f"teacher-{key}.json" if folder else None
@@ -58,12 +99,19 @@ class TeacherCache:
         if self.file and self.file.is_file():
             self.data = json.loads(self.file.read_text(encoding="utf-8"))
 
-    def get(self, digest: str) -> list[Box] | None:
+    def get(self, digest: str) -> list[RawBox] | None:
         rows = self.data.get(digest)
-        return None if rows is None else [Box(str(r[0]), *map(float, r[1:])) for r in rows]  # type: ignore[arg-type]
+        if rows is None:
+            return None
+        out = []
+        for name, conf, *xyxy in rows:
+            out.append(RawBox(str(name), float(conf), Box(str(name), *map(float, xyxy))))  # type: ignore[arg-type]
+        return out
 
-    def put(self, digest: str, boxes: Sequence[Box]) -> None:
-        self.data[digest] = [[b.label, b.x1, b.y1, b.x2, b.y2] for b in boxes]
+    def put(self, digest: str, boxes: Sequence[RawBox]) -> None:
+        self.data[digest] = [
+            [r.name, r.conf, r.box.x1, r.box.y1, r.box.x2, r.box.y2] for r in boxes
+        ]
 
     def save(self) -> None:
         if self.file:
@@ -73,33 +121,31 @@ class TeacherCache:
             tmp.replace(self.file)
 
 
-def cache_key(model: Path, conf: float, iou: float, imgsz: int) -> str:
+def cache_key(model: Path, iou: float, imgsz: int) -> str:
     digest = hashlib.sha256(model.read_bytes()).hexdigest()[:16]
-    return f"{digest}-c{conf}-i{iou}-s{imgsz}"
+    return f"{digest}-f{FLOOR_CONF}-i{iou}-s{imgsz}"
 
 
-def label_with_teacher(
+def run_teacher(
     samples: Sequence[Sample],
     infos: Mapping[Path, ImageInfo],
     predict: Predict,
-    class_map: Mapping[str, str],
-    dedup_iou: float,
     cache: TeacherCache,
-) -> list[Sample]:
-    """Add teacher boxes to every sample (``teacher_boxes``), using the cache where it can."""
-    out = []
+    label: str = "teacher",
+) -> dict[Path, list[RawBox]]:
+    """Raw detections for every sample's image, from the cache where it has them."""
+    out: dict[Path, list[RawBox]] = {}
     for n, sample in enumerate(samples, start=1):
         info = infos[sample.image]
-        boxes = cache.get(info.sha256)
-        if boxes is None:
+        raw = cache.get(info.sha256)
+        if raw is None:
             image, _ = read_image(sample.image)
             assert image is not None  # validated before
-            boxes = teacher_boxes(predict([image])[0], class_map, info.width, info.height)
-            cache.put(info.sha256, boxes)
-        merged = merge_teacher(sample.boxes, boxes, dedup_iou)
-        out.append(Sample(sample.image, sample.boxes, sample.source, tuple(merged)))
+            raw = raw_boxes(predict([image])[0], info.width, info.height)
+            cache.put(info.sha256, raw)
+        out[sample.image] = raw
         if n % 200 == 0:
-            log.info("teacher: %d/%d images", n, len(samples))
+            log.info("%s: %d/%d images", label, n, len(samples))
             cache.save()
     cache.save()
     return out
