@@ -67,6 +67,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--cache", type=Path, default=Path("data/.cache"), help="teacher cache folder")
     p.set_defaults(func=_build)
 
+    p = cmds.add_parser(
+        "teachers", help="measure a recipe's teacher classes (precision, galleries)"
+    )
+    p.add_argument("recipe", type=Path)
+    p.add_argument("--cache", type=Path, default=Path("data/.cache"), help="teacher cache folder")
+    p.add_argument("--gallery", type=Path, help="write a 50-crop sheet per class without truth")
+    p.add_argument("--all-galleries", action="store_true", help="a sheet for every class")
+    p.set_defaults(func=_teachers)
+
 
 def _write_flat(result: ImportResult, out: Path) -> None:
     infos = validate(result, frozenset(default_taxonomy().class_names))
@@ -157,4 +166,23 @@ def _build(args: argparse.Namespace) -> int:
     print(
         f"labels digest {manifest['labels_digest']}; {manifest['issues']} issue(s), see report.txt"
     )
+    return 0
+
+
+def _teachers(args: argparse.Namespace) -> int:
+    from detection.data.recipe import load_recipe
+    from detection.data.teacher_report import gallery, markdown, measure
+
+    rows, raw, _ = measure(args.recipe, args.cache)
+    print(markdown(rows, load_recipe(args.recipe, check_bar=False)))
+    for row in rows:
+        if args.gallery and (args.all_galleries or row.precision is None):
+            sheet = args.gallery / f"{row.teacher}-{row.name.replace(' ', '_')}.png"
+            n = gallery(raw[row.teacher], row.name, row.conf, sheet)
+            print(f"gallery {sheet}: {n} crops" if n else f"gallery {row.name}: no boxes")
+        if row.sweep:
+            cells = ", ".join(
+                f"{c}: {'—' if p is None else f'{p:.2f}'} ({n})" for c, p, n in row.sweep
+            )
+            print(f"{row.teacher} {row.name} sweep {cells}")
     return 0

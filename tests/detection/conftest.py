@@ -1,4 +1,5 @@
-"""Tiny ONNX models built with ``onnx.helper``: a detect-export look-alike with known raw output.
+"""Tiny ONNX models built with ``onnx.helper`` for the engine and teacher tests: a detect-export
+look-alike with known raw output.
 
 The graph returns fixed (4 + nc, anchors) predictions, with class scores multiplied by the mean
 of the input image (0..1): a white image gets the scores as written, a black one gets zeros. That
