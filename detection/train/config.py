@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detection.errors import ConfigError
 from detection.taxonomy import REPO_ROOT
@@ -18,10 +18,27 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9._-]+$", description="Run name (folder under project).")
-    data: Path = Field(description="data.yaml of a dataset built by 'shirong data build'.")
+    data: Path | None = Field(
+        None, description="data.yaml of a dataset built by 'shirong data build' (or 'recipe')."
+    )
+    recipe: Path | None = Field(
+        None,
+        description="A dataset recipe instead of 'data': built first (teachers from the cache) "
+        "unless its build is current, so one command goes from recipe to weights.",
+    )
     base: Path = Field(
         description="Base checkpoint (.pt). Offline: ../shared/weights/yolov8n-coco.pt; elsewhere "
-        "an official Ultralytics checkpoint path."
+        "an official Ultralytics checkpoint path. With 'warm_start', only its architecture is used."
+    )
+    warm_start: Path | None = Field(
+        None,
+        description="A released model.onnx to continue from: its weights are rebuilt into 'base's "
+        "architecture (runs are not kept between machines, releases are).",
+    )
+    resume: bool = Field(
+        False,
+        description="Continue the run's own weights/last.pt (same dataset build only), e.g. after "
+        "the time budget of a session ran out.",
     )
     project: Path = Field(Path("runs/train"), description="Folder that holds the run folders.")
     epochs: int = Field(ge=1, le=1000, description="Training epochs.")
@@ -55,6 +72,12 @@ class TrainConfig(BaseModel):
         description="Bias LR at the start of warm-up; 0 when resuming from a trained run, where "
         "Ultralytics' 0.1 (meant for SGD from COCO) throws AdamW biases far off.",
     )
+
+    @model_validator(mode="after")
+    def _one_dataset(self) -> TrainConfig:
+        if (self.data is None) == (self.recipe is None):
+            raise ValueError("give exactly one of 'data' (a built data.yaml) or 'recipe'")
+        return self
 
     @staticmethod
     def resolve(path: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Training configs: the shipped v1 config loads; mistakes name the file and field."""
+"""Training configs: the shipped configs load; mistakes name the file and field."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ def test_v1_1_config_continues_from_the_v1_run() -> None:
     assert (stage2.data, stage2.freeze, stage2.warmup_bias_lr) == (v1.data, 0, 0.0)
 
 
+def test_v2_config_trains_from_the_recipe_warm_started_from_the_v1_1_release() -> None:
+    config = load_train_config(REPO_ROOT / "models" / "configs" / "v2.yaml")
+    assert config.recipe == Path("datasets/v2.yaml") and config.data is None
+    assert TrainConfig.resolve(config.warm_start).is_file()  # type: ignore[arg-type]
+    assert (config.freeze, config.resume) == (0, False)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -33,6 +40,9 @@ def test_v1_1_config_continues_from_the_v1_run() -> None:
         ("name: x\ndata: d.yaml\nbase: b.pt\nepochs: 3\nlr: 0.1\n", "lr"),
         ("name: x\ndata: d.yaml\nbase: b.pt\nepochs: 3\nwarmup_bias_lr: 1.5\n", "warmup_bias_lr"),
         ("name: x\ndata: d.yaml\nepochs: 3\n", "base"),
+        ("name: x\nbase: b.pt\nepochs: 3\n", "exactly one of 'data'"),
+        ("name: x\ndata: d.yaml\nrecipe: r.yaml\nbase: b.pt\nepochs: 3\n", "exactly one of 'data'"),
+        ("name: x\ndata: d.yaml\nbase: b.pt\nepochs: 3\nresume: maybe\n", "resume"),
         ("name: [x\n", "cannot read"),
     ],
 )
