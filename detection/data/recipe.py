@@ -77,6 +77,9 @@ class Recipe(_Strict):
     min_teacher_precision: float = Field(
         0.6, ge=0.0, le=1.0, description="Measured precision a teacher class needs to be used."
     )
+    min_teacher_boxes: int = Field(
+        10, ge=1, description="Boxes a used teacher class's precision must be measured on."
+    )
     teacher_dedup_iou: float = Field(
         0.5, gt=0.0, le=1.0, description="A teacher box overlapping a human box this much drops."
     )
@@ -102,7 +105,9 @@ def load_recipe(file: Path, check_bar: bool = True) -> Recipe:
     except ValidationError as exc:
         raise ConfigError(f"invalid recipe {file}:\n{exc}") from exc
     if check_bar:
-        check_teacher_bar(recipe.teachers, recipe.min_teacher_precision, file)
+        check_teacher_bar(
+            recipe.teachers, recipe.min_teacher_precision, recipe.min_teacher_boxes, file
+        )
     return recipe
 
 

@@ -50,6 +50,9 @@ class TeacherClass(_Strict):
     precision: float | None = Field(
         None, ge=0.0, le=1.0, description="Measured precision at 'conf' (see 'measured')."
     )
+    boxes: int | None = Field(
+        None, ge=0, description="How many teacher boxes the precision was measured on."
+    )
     measured: str | None = Field(
         None, description="How the precision was measured: truth set and counts, or a gallery."
     )
@@ -78,18 +81,23 @@ class TeacherSpec(_Strict):
         return {k: ClassRule(v.to, v.conf) for k, v in self.classes.items() if v.use}
 
 
-def check_bar(teachers: Sequence[TeacherSpec], bar: float, origin: Path) -> None:
-    """A used class needs a measured precision at or above the recipe's bar."""
+def check_bar(teachers: Sequence[TeacherSpec], bar: float, min_boxes: int, origin: Path) -> None:
+    """A used class needs a precision at or above the recipe's bar, measured on enough boxes."""
     if bar <= 0:
         return
     for spec in teachers:
         for name, cls in spec.classes.items():
-            if cls.use and (cls.precision is None or cls.precision < bar):
+            if not cls.use:
+                continue
+            where = f"recipe {origin}: teacher '{spec.name}' class '{name}' → '{cls.to}'"
+            fix = "measure it (`shirong data teachers`) or set 'use: false' with a reason"
+            if cls.precision is None or cls.precision < bar:
                 got = "no measured precision" if cls.precision is None else cls.precision
+                raise ConfigError(f"{where} has {got}, under the recipe's bar {bar}; {fix}")
+            if (cls.boxes or 0) < min_boxes:
                 raise ConfigError(
-                    f"recipe {origin}: teacher '{spec.name}' class '{name}' → '{cls.to}' has "
-                    f"{got}, under the recipe's bar {bar}; measure it (`shirong data teachers`) "
-                    "or set 'use: false' with a reason"
+                    f"{where}: precision measured on {cls.boxes or 0} boxes, fewer than the "
+                    f"recipe's min_teacher_boxes {min_boxes}; {fix}"
                 )
 
 

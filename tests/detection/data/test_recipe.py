@@ -11,7 +11,7 @@ import yaml
 
 from detection.data.recipe import build_recipe, load_recipe
 from detection.errors import ConfigError
-from detection.taxonomy import default_taxonomy
+from detection.taxonomy import REPO_ROOT, default_taxonomy
 from tests.conftest import v1_slice_recipe
 
 
@@ -128,3 +128,15 @@ def test_v1_recipe_on_a_slice_of_shared(tmp_path: Path) -> None:
     again = build_recipe(file, cache_dir=tmp_path / "cache")  # from the teacher cache
     assert again["labels_digest"] == first["labels_digest"]
     assert json.loads((tmp_path / "v1" / "manifest.json").read_text())["name"] == "v1"
+
+
+def test_v2_recipe_passes_its_own_bar_and_keeps_every_decision() -> None:
+    """Every teacher class of v2 is either used with a measured precision or left out with a
+    reason; every target is a taxonomy class."""
+    recipe = load_recipe(REPO_ROOT / "datasets" / "v2.yaml")
+    names = set(default_taxonomy().class_names)
+    classes = [c for t in recipe.teachers for c in t.classes.values()]
+    assert {c.to for c in classes} <= names
+    for cls in classes:
+        assert (cls.use and cls.precision is not None and cls.precision >= 0.6) or cls.reason
+    assert {s.name for s in recipe.sources} >= {"dogwaste", "cones", "facades"}

@@ -15,6 +15,7 @@ import cv2
 import pytest
 import yaml
 
+from detection.cli import main
 from detection.data.recipe import build_recipe, load_recipe
 from detection.data.teacher_report import gallery, markdown, measure
 from detection.errors import ConfigError
@@ -76,10 +77,12 @@ def test_build_applies_used_classes_only_and_human_labels_win(
     tmp_path: Path, make_yolo: Callable[..., Path], make_model: Callable[..., Path]
 ) -> None:
     classes = {
-        "a": {"to": "graffiti", "conf": 0.3, "precision": 1.0, "measured": "walls, 6/6"},
+        "a": {"to": "graffiti", "conf": 0.3, "precision": 1.0, "boxes": 6, "measured": "walls"},
         "c": {"to": "dog", "conf": 0.2, "use": False, "reason": "fires on corners"},
     }
-    file = _recipe(tmp_path, make_yolo, make_model(), classes, min_teacher_precision=0.6)
+    file = _recipe(
+        tmp_path, make_yolo, make_model(), classes, min_teacher_precision=0.6, min_teacher_boxes=5
+    )
     manifest = build_recipe(file, cache_dir=tmp_path / "cache")
     per_source = {
         src: sum(e["teacher_boxes"] for e in manifest["files"] if e["source"] == src)
@@ -104,6 +107,11 @@ def test_build_applies_used_classes_only_and_human_labels_win(
         (
             {"a": {"to": "person", "conf": 0.3, "precision": 0.4}},
             r"class 'a' → 'person' has 0.4, under the recipe's bar 0.6",
+        ),
+        (
+            {"a": {"to": "person", "conf": 0.3, "precision": 0.9, "boxes": 4}},
+            r"class 'a' → 'person': precision measured on 4 boxes, fewer than the recipe's "
+            r"min_teacher_boxes 10",
         ),
         ({"a": {"to": "person", "conf": 0.3, "use": False}}, r"needs a 'reason'"),
         ({"a": {"to": "person", "conf": 0.05}}, r"greater than or equal to 0.1"),
@@ -176,3 +184,23 @@ def test_a_close_teacher_name_is_suggested(
     )
     with pytest.raises(ConfigError, match=r"close: Plastic bag"):
         build_recipe(file)
+
+
+def test_the_teachers_command_prints_the_table_sweeps_and_galleries(
+    tmp_path: Path,
+    make_yolo: Callable[..., Path],
+    make_model: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    classes = {
+        "a": {"to": "person", "conf": 0.3, "truth": WALL_TRUTH},
+        "c": {"to": "dog", "conf": 0.2},
+    }
+    file = _recipe(tmp_path, make_yolo, make_model(), classes, min_teacher_precision=0.6)
+    args = ["data", "teachers", str(file), "--cache", str(tmp_path / "cache")]
+    assert main([*args, "--gallery", str(tmp_path / "g")]) == 0  # unmeasured classes: allowed
+    out = capsys.readouterr().out
+    assert "| tiny | c | dog | 0.2 | 10 | — | — | gallery | yes |" in out
+    assert "tiny a sweep 0.2: 1.00 (6), 0.3: 1.00 (6)" in out
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["tiny-c.png"]
+    assert not (tmp_path / "out").exists()  # measuring builds nothing
