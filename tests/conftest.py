@@ -49,16 +49,23 @@ def bus_jpg() -> Path:
 
 
 def v1_slice_recipe(folder: Path, limit: int, **overrides: Any) -> Path:
-    """The real v1 recipe on ``limit`` images per ../shared source, building into ``folder/v1``.
+    """The real v1 recipe on ``limit`` images per ../shared source, building into ``folder/v1``."""
+    return slice_recipe("v1", folder, limit, **overrides)
 
-    The teacher is the shared COCO model; ``overrides`` replace top-level recipe keys.
+
+def slice_recipe(name: str, folder: Path, limit: int, **overrides: Any) -> Path:
+    """A real recipe (``datasets/NAME.yaml``) on ``limit`` images per ../shared source, building
+    into ``folder/NAME``; its teachers are read from ../shared/weights wherever that is.
+
+    ``overrides`` replace top-level recipe keys.
     """
-    doc = yaml.safe_load((REPO / "datasets" / "v1.yaml").read_text(encoding="utf-8"))
-    doc.update(out=str(folder / "v1"), **overrides)
-    doc["teachers"][0]["model"] = str(COCO_INT8)
+    doc = yaml.safe_load((REPO / "datasets" / f"{name}.yaml").read_text(encoding="utf-8"))
+    doc.update(out=str(folder / name), **overrides)
+    for teacher in doc["teachers"]:
+        teacher["model"] = str(SHARED / "weights" / Path(teacher["model"]).name)
     for source in doc["sources"]:
         source["path"] = str(SHARED / "data" / Path(source["path"]).name)
         source["limit"] = limit
-    recipe = folder / "v1-slice.yaml"
-    recipe.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    recipe = folder / f"{name}-slice.yaml"
+    recipe.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     return recipe

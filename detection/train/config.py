@@ -58,6 +58,9 @@ class TrainConfig(BaseModel):
     workers: int = Field(2, ge=0, le=64, description="Data-loader worker processes.")
     cache: Literal["ram", "disk", "none"] = Field("ram", description="Image cache for training.")
     device: str = Field("auto", description="'auto' (cuda if available, else cpu), 'cpu' or '0'.")
+    val: bool = Field(
+        True, description="Validate after every epoch; false: only after the last (study runs)."
+    )
     patience: int = Field(50, ge=0, le=1000, description="Early-stopping patience in epochs.")
     close_mosaic: int = Field(2, ge=0, le=100, description="Last epochs trained without mosaic.")
     lr0: float | None = Field(

@@ -72,7 +72,11 @@ def split_images(data_yaml: Path, split: str) -> tuple[tuple[str, ...], list[Pat
     """Class names and the (sorted) image files of one split of a built dataset's data.yaml."""
     try:
         data = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))
-        names, folder = tuple(data["names"]), data_yaml.parent / data[split]
+        names = tuple(data["names"])
+        folder = Path(data.get("path") or data_yaml.parent) / data[split]
+        if folder.suffix == ".txt":  # a list of image files (a learning-curve subset)
+            lines = folder.read_text(encoding="utf-8").splitlines()
+            return names, sorted(Path(line) for line in lines if line.strip())
     except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
         raise InputError(f"{data_yaml}: cannot read split '{split}' and names: {exc}") from exc
     return names, image_files(folder)

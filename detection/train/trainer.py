@@ -128,6 +128,7 @@ def _train_args(config: TrainConfig, data: Path, device: str) -> dict[str, Any]:
         cache=False if config.cache == "none" else config.cache,
         freeze=config.freeze or None,
         patience=config.patience,
+        val=config.val,
         close_mosaic=config.close_mosaic,
         optimizer=config.optimizer,
         lr0=config.lr0 or 0.01,
