@@ -23,6 +23,7 @@ import numpy as np
 from detection.core import Detections, Frame, FrameMeta, GeoPoint
 from detection.evidence import EvidenceStore
 from detection.rules import Incident, RulesEngine, SourceConfig, source_config
+from detection.rules.config import DEFAULT_RULES
 from detection.taxonomy import default_taxonomy
 
 W, H = 640, 480
@@ -57,9 +58,9 @@ ZONES: list[dict[str, Any]] = [
 
 #: Short dwell times so scenes last seconds: the dwell clauses need 10 s and 3 frames
 #: (2a/2b keep their defaults: 5 frames, no dwell; dogs: 10 frames).
+#: Every clause with a dwell, shortened to 10 s and 3 frames.
 FAST_RULES = {
-    c: {"dwell_s": 10, "min_frames": 3}
-    for c in ("1a", "1b", "1c", "1d", "3a", "3b", "4a", "5a", "5b")
+    c: {"dwell_s": 10, "min_frames": 3} for c, (dwell, _) in DEFAULT_RULES.items() if dwell > 0
 }
 
 

@@ -176,6 +176,24 @@ CASES: list[tuple[str, list[Obj], datetime, list[str]]] = [
         ["4a.fencing_off_public_space"],
     ),
     (
+        "4a traffic cones reserving kerb space",
+        [on_ground("traffic_cone", 100, BAYS, tid=1)],
+        MONDAY_9AM,
+        ["4a.fencing_off_public_space"],
+    ),
+    (
+        "6c dog waste on the pavement",
+        [on_ground("dog_waste", 100, PAVE, tid=1)],
+        MONDAY_9AM,
+        ["6c.dog_waste_in_public_space"],
+    ),
+    (
+        "6c dog waste inside a market zone is not public space",
+        [on_ground("dog_waste", 480, MARKET, tid=1)],
+        MONDAY_9AM,
+        [],
+    ),
+    (
         "4a market zones are not public roads",
         [on_ground("ground_lock", 480, MARKET, tid=1)],
         MONDAY_9AM,
@@ -225,6 +243,7 @@ REPRESENTATIVE: list[tuple[str, Obj, datetime]] = [
     ("4a", on_ground("ground_lock", 100, BAYS, tid=1), MONDAY_9AM),
     ("5a", centred("banner", 300, 150, tid=1), MONDAY_9AM),
     ("5b", centred("laundry", 300, 150, tid=1), MONDAY_9AM),
+    ("6c", on_ground("dog_waste", 100, PAVE, tid=1), MONDAY_9AM),
 ]
 
 
