@@ -69,7 +69,9 @@ def test_a_subset_that_cannot_be_drawn_names_the_dataset(
 @pytest.mark.slow
 @pytest.mark.shared_data
 def test_one_point_trains_scores_and_times(tmp_path: Path) -> None:
-    build_recipe(v1_slice_recipe(tmp_path, limit=6))
+    build_recipe(
+        v1_slice_recipe(tmp_path, limit=8, split={"train": 0.5, "val": 0.25, "test": 0.25})
+    )
     data = tmp_path / "v1" / "data.yaml"
     template = TrainConfig(
         name="lc",

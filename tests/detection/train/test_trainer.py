@@ -109,8 +109,8 @@ def test_warm_start_computes_what_the_release_computes(tmp_path: Path, bus_jpg: 
     release = REPO / "models" / "shirong-v1.1" / "model.onnx"
     pt = warm_start(release, COCO_PT, tmp_path / "warm.pt")
     image = cv2.imread(str(bus_jpg))
-    onnx_dets = OnnxDetector(release, conf=0.3).predict([image])[0]
-    torch_dets = UltralyticsDetector(pt, conf=0.1, imgsz=416).predict([image])[0]
-    assert len(onnx_dets) >= 3
+    onnx_dets = OnnxDetector(release, conf=0.1).predict([image])[0]
+    torch_dets = UltralyticsDetector(pt, conf=0.1, imgsz=416, rect=True).predict([image])[0]
+    assert (onnx_dets.confidence >= 0.3).sum() >= 2
     agreement = compare_detections(onnx_dets, torch_dets, min_conf=0.3, min_iou=0.85)
     assert agreement.matched >= agreement.confident - 1, agreement
