@@ -1,8 +1,8 @@
 """Helpers of ``scripts/demo.sh``: the demo clip and the demo camera.
 
 ``python -m serving.demo clip OUT.mp4`` builds a slideshow clip (H.264, for an RTSP publisher) from
-a few street photos: ../shared's graffiti, trash-bag and facade images when present, else the
-images Ultralytics ships. ``python -m serving.demo camera URL`` registers (or updates) the demo
+a few street photos: ../shared's graffiti, trash-bag, facade, dog-waste and cone images when
+present, else the images Ultralytics ships. ``python -m serving.demo camera URL`` registers (or updates) the demo
 camera in the database named by ``SHIRONG_*``, with a zone config under which its clauses fire
 within seconds instead of minutes.
 """
@@ -33,7 +33,7 @@ from serving.migrations import upgrade
 from serving.schemas.cameras import CameraIn
 from serving.services import cameras
 
-SHARED_FOLDERS = ("graffiti", "trashbags", "facades")
+SHARED_FOLDERS = ("graffiti", "trashbags", "facades", "dogwaste", "cones")
 FRAME = (1280, 720)
 DEMO_CODE = "cam-lsw-01"  # a camera of the seeded 灵山卫 squad, so its tickets route there
 DEMO_PLACE = (35.955, 120.18)
