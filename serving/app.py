@@ -41,6 +41,7 @@ from serving.config import Settings, load_settings
 from serving.db.session import make_engine, make_session_factory
 from serving.migrations import upgrade
 from serving.services import cameras as camera_rows
+from serving.services.analysis import Analysis
 from serving.services.auth import Passwords
 from serving.services.concurrency import PeriodicWorker
 from serving.services.errors import (
@@ -56,7 +57,6 @@ from serving.services.jobs import JobRunner
 from serving.services.outbox import deliver_due
 from serving.services.recurrence import Recurrence
 from serving.services.retention import scheduled_run
-from serving.workers.analysis import Analysis
 from serving.workers.cameras import CameraManager
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from serving.schemas.cameras import JobOut, PhotoOut
 from serving.schemas.common import Location
 from serving.schemas.evidence import BlobOut
 from serving.services import jobs
+from serving.services.analysis import Analysis
 from serving.services.errors import ServiceError
 from serving.services.photos import ingest_photo
-from serving.workers.analysis import Analysis
 
 router = APIRouter(tags=["ingest"])
 

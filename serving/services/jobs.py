@@ -29,16 +29,16 @@ from detection.capture.opencv import open_capture
 from detection.core import Frame
 from detection.errors import ShirongError
 from detection.geo import load_track_or_warn
-from detection.rules.cli import Locator
+from detection.pipeline import Locator
 from serving.db.base import utcnow
 from serving.db.models import Job, JobStatus, User
+from serving.services.analysis import Analysis, moving_config
 from serving.services.errors import (
     NotFoundError,
     TooLargeError,
     UnsupportedTypeError,
     redact_paths,
 )
-from serving.workers.analysis import Analysis, moving_config
 
 log = logging.getLogger(__name__)
 

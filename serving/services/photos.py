@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from detection.capture import open_source
 from detection.core import GeoPoint
-from detection.rules.cli import Locator
+from detection.pipeline import Locator
 from serving.config import Settings
 from serving.db.models import Blob, Incident, User
+from serving.services.analysis import Analysis, moving_config
 from serving.services.evidence import BlobStore
-from serving.workers.analysis import Analysis, moving_config
 
 
 @dataclass(frozen=True)

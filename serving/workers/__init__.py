@@ -1,1 +1,2 @@
-"""Background analysis inside the service: camera stream workers and the video job runner."""
+"""Camera stream workers: background threads above ``services`` (``services.analysis`` runs the
+pipeline, ``services.jobs`` the video job runner); services never import workers."""

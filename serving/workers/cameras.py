@@ -24,8 +24,8 @@ from detection.errors import ConfigError
 from detection.rules.config import SourceConfig
 from serving.db.models import Camera, CameraState
 from serving.schemas.cameras import CameraStatus
+from serving.services.analysis import Analysis, at_fixed_place
 from serving.services.errors import redact_paths
-from serving.workers.analysis import Analysis, at_fixed_place
 
 log = logging.getLogger(__name__)
 

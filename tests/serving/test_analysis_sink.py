@@ -18,7 +18,7 @@ from detection.core import Detections, Frame, FrameMeta
 from detection.rules.incident import Incident as IncidentRecord
 from detection.taxonomy import default_taxonomy
 from serving.db.models import Incident
-from serving.workers.analysis import WRITE_EVERY_S, Analysis, DatabaseSink
+from serving.services.analysis import WRITE_EVERY_S, Analysis, DatabaseSink
 from tests.serving.conftest import Api, make_record
 
 START = datetime(2026, 5, 4, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -1,7 +1,8 @@
 """What every in-service analysis shares: one lazily loaded detector and a database incident sink.
 
-Cameras, photo uploads and video jobs all run ``detection.rules.cli.watch`` (the loop behind
-``shirong watch``); only the source, the rules config and where incidents go differ.
+Cameras, photo uploads and video jobs all run ``detection.pipeline`` (as ``shirong watch`` does);
+only the source, the rules config and where incidents go differ. It lives in services, below the
+camera workers and the job runner that use it, because it stores through ``services.incidents``.
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ from detection.capture.base import FrameSource
 from detection.core import Detections, Frame, GeoPoint
 from detection.engine import Detector, load_detector
 from detection.evidence import EvidenceStore
-from detection.rules.cli import WatchSummary, watch
+from detection.pipeline import WatchSummary, assemble, detection_floor, watch
 from detection.rules.config import SourceConfig, ZoneType, source_config
-from detection.rules.engine import RulesEngine
 from detection.rules.incident import EvidenceFrame
 from detection.rules.incident import Incident as IncidentRecord
 from detection.taxonomy import Taxonomy
-from detection.track import ByteTracker, TrackerConfig
+from detection.track import TrackerConfig
 from serving import metrics
 from serving.services import incidents
 from serving.services.errors import InvalidError
@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 class SharedDetector:
     """One model for all workers, loaded on first use (a service without cameras never loads it).
 
-    The confidence floor is the tracker's low threshold: ByteTracker's second stage needs the weak
+    The confidence floor is the tracker's low threshold (``detection_floor`` without a source: the
+    model is shared, so no source's rules lower it): ByteTracker's second stage needs the weak
     boxes and each source's rules filter by their own thresholds afterwards. Calls are serialised:
     ONNX Runtime already uses every core for one image, so parallel calls only add memory.
     """
@@ -52,7 +53,7 @@ class SharedDetector:
     def _loaded(self) -> Detector:
         with self._lock:
             if self._detector is None:
-                conf = TrackerConfig().low_thresh
+                conf = detection_floor(TrackerConfig())
                 self._detector = load_detector(self.path, conf=conf)
                 log.info("detector loaded: %s", self.path or "default model")
             return self._detector
@@ -191,9 +192,10 @@ class Analysis:
         on_frame: Callable[[Frame], None] | None = None,
     ) -> tuple[WatchSummary, DatabaseSink]:
         """Watch ``source`` to its end (a live one: until it is closed)."""
-        engine = RulesEngine(config, taxonomy=self.taxonomy, store=self.evidence())
+        pipeline = assemble(
+            config, fps=fps, taxonomy=self.taxonomy, store=self.evidence(), detector=self.detector
+        )
         sink = DatabaseSink(self.sessions, self.taxonomy, self.recurrence)
-        tracker = ByteTracker(TrackerConfig(frame_rate=fps))
 
         def analysed(frame: Frame) -> None:
             sink.tick(frame.meta.wall_time)
@@ -201,15 +203,7 @@ class Analysis:
                 on_frame(frame)
 
         try:
-            summary = watch(
-                source,
-                self.detector,
-                engine,
-                sink,
-                tracker=tracker,
-                locate=locate,
-                on_frame=analysed,
-            )
+            summary = watch(source, pipeline, sink, locate=locate, on_frame=analysed)
         finally:
             sink.flush()
         return summary, sink
