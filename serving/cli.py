@@ -1,11 +1,17 @@
-"""``shirong serve`` and ``shirong seed-demo``. The web stack is imported inside the handlers, so
-``detection`` (and the ``shirong`` command) work without the ``serve`` extra installed."""
+"""The ``shirong`` command: detection's commands plus ``serve``, ``seed-demo`` and ``retention``.
+
+It lives here, not in ``detection.cli``, because only ``serving`` may know both halves. The web
+stack is imported inside the handlers, so the command works without the ``serve`` extra installed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
+from collections.abc import Sequence
 
+from detection import cli as detection_cli
 from detection.errors import ConfigError
 from detection.extras import require
 
@@ -85,3 +91,19 @@ def _retention(args: argparse.Namespace) -> int:
 
     print(format_report(run_standalone(load_settings(), dry_run=args.dry_run)))
     return 0
+
+
+REGISTRARS: tuple[detection_cli.Register, ...] = (*detection_cli.REGISTRARS, register)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    return detection_cli.build_parser(REGISTRARS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``shirong`` console entry point (``[project.scripts]``)."""
+    return detection_cli.main(argv, REGISTRARS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,9 +2,9 @@
 
 ``python -m serving.demo clip OUT.mp4`` builds a slideshow clip (H.264, for an RTSP publisher) from
 a few street photos: ../shared's graffiti, trash-bag, facade, dog-waste and cone images when
-present, else the images Ultralytics ships. ``python -m serving.demo camera URL`` registers (or updates) the demo
-camera in the database named by ``SHIRONG_*``, with a zone config under which its clauses fire
-within seconds instead of minutes.
+present, else the images Ultralytics ships. ``python -m serving.demo camera URL`` registers (or
+updates) the demo camera in the database named by ``SHIRONG_*``, with a zone config under which
+its clauses fire within seconds instead of minutes.
 """
 
 from __future__ import annotations

@@ -4,14 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from detection.train.evaluate import Accumulator, ErrorCase
+from detection.train.metrics import FArr
 
 TILE = 160
+
+
+# What the figures read of ``evaluate.Accumulator`` and ``evaluate.ErrorCase``. Protocols, not
+# imports: ``evaluate.write_outputs`` calls these figures, so importing evaluate here is a cycle.
+class Tally(Protocol):
+    nc: int
+    tp: list[npt.NDArray[np.bool_]]
+    conf: list[FArr]
+    pred_cls: list[npt.NDArray[np.int64]]
+    n_gt: npt.NDArray[np.int64]
+    confusion: npt.NDArray[np.int64]
+
+
+class Case(Protocol):
+    @property
+    def image(self) -> Path: ...
+    @property
+    def xyxy(self) -> tuple[float, float, float, float]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def score(self) -> float: ...
 
 
 def _pyplot():  # type: ignore[no-untyped-def]
@@ -23,7 +46,7 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def plot_confusion(acc: Accumulator, names: Sequence[str], out: Path) -> Path:
+def plot_confusion(acc: Tally, names: Sequence[str], out: Path) -> Path:
     """Row-normalised confusion matrix over the classes that occur (plus background)."""
     plt = _pyplot()
     used = [i for i in range(acc.nc) if acc.confusion[i].sum() or acc.confusion[:, i].sum()]
@@ -46,7 +69,7 @@ def plot_confusion(acc: Accumulator, names: Sequence[str], out: Path) -> Path:
     return out
 
 
-def plot_pr_curves(acc: Accumulator, names: Sequence[str], out: Path) -> Path:
+def plot_pr_curves(acc: Tally, names: Sequence[str], out: Path) -> Path:
     """Precision-recall curve at IoU 0.5 for every class with ground truth."""
     plt = _pyplot()
     tp = np.concatenate(acc.tp)[:, 0] if acc.tp else np.zeros(0, bool)
@@ -70,7 +93,7 @@ def plot_pr_curves(acc: Accumulator, names: Sequence[str], out: Path) -> Path:
     return out
 
 
-def error_gallery(cases: Sequence[ErrorCase], out: Path, title: str, limit: int = 24) -> Path:
+def error_gallery(cases: Sequence[Case], out: Path, title: str, limit: int = 24) -> Path:
     """The ``limit`` worst cases (highest score first) as a grid of crops with some context."""
     worst = sorted(cases, key=lambda c: -c.score)[:limit]
     cols = 6
@@ -85,7 +108,7 @@ def error_gallery(cases: Sequence[ErrorCase], out: Path, title: str, limit: int 
     return out
 
 
-def _crop(case: ErrorCase) -> npt.NDArray[np.uint8]:
+def _crop(case: Case) -> npt.NDArray[np.uint8]:
     image = cv2.imread(str(case.image))
     tile = np.full((TILE, TILE, 3), 200, np.uint8)
     if image is None:

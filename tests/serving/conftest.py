@@ -102,7 +102,7 @@ def shirong_serve(tmp_path: Path, **env: str) -> Iterator[Served]:
         "SHIRONG_CAMERA_WORKERS": "false",
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "detection.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "serving.cli", "serve", "--port", str(port)],
         cwd=REPO,
         env={**os.environ, **variables, **{f"SHIRONG_{k.upper()}": v for k, v in env.items()}},
         stdout=subprocess.PIPE,

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import update
 
-from detection.cli import main
 from detection.errors import ConfigError
 from serving.app import create_app
+from serving.cli import main
 from serving.config import Settings, load_settings
 from serving.db.base import utcnow
 from serving.db.models import (

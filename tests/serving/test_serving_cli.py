@@ -1,28 +1,46 @@
-"""``shirong serve`` and ``shirong seed-demo``; ``detection`` stays free of web imports."""
+"""The ``shirong`` command, ``serve`` and ``seed-demo``; ``detection`` stays free of web imports."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from detection.cli import main
+from detection import cli as detection_cli
 from serving.app import create_app
+from serving.cli import build_parser, main
+from tests.conftest import REPO
 from tests.serving.conftest import make_settings, shirong_serve
 
 
 def test_the_shirong_command_does_not_import_the_web_stack() -> None:
     code = (
-        "import sys, detection.cli\n"
-        "detection.cli.build_parser()\n"
+        "import sys, serving.cli\n"
+        "serving.cli.build_parser()\n"
         "print(sorted(m for m in ('fastapi', 'sqlalchemy', 'uvicorn') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return set(sub.choices)
+
+
+def test_the_shirong_command_has_every_command_and_detection_only_its_own() -> None:
+    """``detection`` never imports ``serving``: the installed command is serving's."""
+    own = {"detect", "data", "train", "eval", "export", "watch"}
+    assert _commands(detection_cli.build_parser()) == own
+    assert _commands(build_parser()) == own | {"serve", "seed-demo", "retention"}
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["scripts"]["shirong"] == "serving.cli:main"
 
 
 def test_seed_demo_prints_logins_that_work(
