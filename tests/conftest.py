@@ -69,3 +69,22 @@ def slice_recipe(name: str, folder: Path, limit: int, **overrides: Any) -> Path:
     recipe = folder / f"{name}-slice.yaml"
     recipe.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     return recipe
+
+
+def tiny_train_config(folder: Path, data: Path, **overrides: Any) -> Any:
+    """One CPU epoch at 64 px from the shared base: a real but seconds-long training run."""
+    from detection.train.config import TrainConfig
+
+    settings: dict[str, Any] = dict(
+        name="tiny",
+        data=data,
+        base=COCO_PT,
+        project=folder / "runs",
+        epochs=1,
+        imgsz=64,
+        batch=4,
+        workers=0,
+        cache="none",
+        warmup_epochs=0.0,
+    )
+    return TrainConfig(**(settings | overrides))

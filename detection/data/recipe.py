@@ -143,13 +143,25 @@ def gather(
     return result, {"dropped_classes": dict(sorted(dropped.items()))}
 
 
-def build_recipe(recipe_file: Path, cache_dir: Path | None = None) -> dict[str, Any]:
-    """Build the dataset a recipe describes; returns the manifest (also written as JSON)."""
-    recipe = load_recipe(recipe_file)
-    taxonomy = load_taxonomy(resolve(recipe.taxonomy)) if recipe.taxonomy else default_taxonomy()
+def recipe_taxonomy(recipe: Recipe) -> Taxonomy:
+    return load_taxonomy(resolve(recipe.taxonomy)) if recipe.taxonomy else default_taxonomy()
+
+
+def collect(
+    recipe: Recipe, recipe_file: Path, taxonomy: Taxonomy
+) -> tuple[ImportResult, dict[Path, ImageInfo], int, dict[str, Any]]:
+    """Every source imported, validated and exact-deduplicated: what teachers run on."""
     result, notes = gather(recipe, recipe_file, taxonomy)
     infos = validate(result, frozenset(taxonomy.class_names))
     exact = drop_exact_duplicates(result, infos)
+    return result, infos, exact, notes
+
+
+def build_recipe(recipe_file: Path, cache_dir: Path | None = None) -> dict[str, Any]:
+    """Build the dataset a recipe describes; returns the manifest (also written as JSON)."""
+    recipe = load_recipe(recipe_file)
+    taxonomy = recipe_taxonomy(recipe)
+    result, infos, exact, notes = collect(recipe, recipe_file, taxonomy)
     if recipe.teachers:
         raw = teach(recipe, result.samples, infos, taxonomy, cache_dir)
         result.samples = _with_teachers(recipe, result.samples, raw, taxonomy, recipe_file)

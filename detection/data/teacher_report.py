@@ -18,13 +18,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from detection.data.checks import ImageInfo, load_bgr, validate
-from detection.data.dedup import drop_exact_duplicates
-from detection.data.recipe import Recipe, gather, load_recipe, resolve, teach
+from detection.data.checks import load_bgr
+from detection.data.recipe import Recipe, collect, load_recipe, recipe_taxonomy, teach
 from detection.data.samples import Box, Sample
 from detection.data.teacher import RawBox, box_iou
 from detection.data.teachers import TeacherClass, TeacherSpec, Truth
-from detection.taxonomy import Taxonomy, default_taxonomy, load_taxonomy
 
 SWEEP = (0.2, 0.3, 0.4, 0.5, 0.6)
 TILE = 128
@@ -51,8 +49,9 @@ Raw = dict[str, dict[Path, list[RawBox]]]
 def measure(recipe_file: Path, cache_dir: Path | None) -> tuple[list[Row], Raw, list[Sample]]:
     """Every teacher class of a recipe, measured where it has truth, counted where it has not."""
     recipe = load_recipe(recipe_file, check_bar=False)
-    taxonomy = load_taxonomy(resolve(recipe.taxonomy)) if recipe.taxonomy else default_taxonomy()
-    samples, infos = _samples(recipe, recipe_file, taxonomy)
+    taxonomy = recipe_taxonomy(recipe)
+    result, infos, _, _ = collect(recipe, recipe_file, taxonomy)
+    samples = result.samples
     raw = teach(recipe, samples, infos, taxonomy, cache_dir)
     rows = [
         _row(spec, name, cls, raw, samples)
@@ -60,15 +59,6 @@ def measure(recipe_file: Path, cache_dir: Path | None) -> tuple[list[Row], Raw, 
         for name, cls in spec.classes.items()
     ]
     return rows, raw, samples
-
-
-def _samples(
-    recipe: Recipe, recipe_file: Path, taxonomy: Taxonomy
-) -> tuple[list[Sample], dict[Path, ImageInfo]]:
-    result, _ = gather(recipe, recipe_file, taxonomy)
-    infos = validate(result, frozenset(taxonomy.class_names))
-    drop_exact_duplicates(result, infos)
-    return result.samples, infos
 
 
 def _row(spec: TeacherSpec, name: str, cls: TeacherClass, raw: Raw, samples: list[Sample]) -> Row:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from detection.data.yolo import label_path
 from detection.errors import InputError
 from detection.train.config import TrainConfig
 from detection.train.evaluate import split_images
@@ -41,12 +42,13 @@ def images_with(data_yaml: Path, split: str, cls: str) -> list[Path]:
     names, images = split_images(data_yaml, split)
     if cls not in names:
         raise InputError(f"{data_yaml}: no class '{cls}' (classes: {', '.join(names)})")
-    want = str(names.index(cls))
-    return [i for i in images if want in _label_classes(i)]
+    want, root = str(names.index(cls)), data_yaml.parent
+    return [
+        i for i in images if want in _label_classes(label_path(i, root / "images", root / "labels"))
+    ]
 
 
-def _label_classes(image: Path) -> set[str]:
-    label = Path(str(image.with_suffix(".txt")).replace("/images/", "/labels/"))
+def _label_classes(label: Path) -> set[str]:
     text = label.read_text(encoding="utf-8") if label.is_file() else ""
     return {line.split()[0] for line in text.splitlines() if line.strip()}
 

@@ -16,7 +16,7 @@ from detection.errors import InputError
 from detection.train.config import TrainConfig
 from detection.train.evaluate import split_images
 from detection.train.learning_curve import Point, images_with, load_points, point, study, subset
-from tests.conftest import COCO_PT, v1_slice_recipe
+from tests.conftest import COCO_PT, tiny_train_config, v1_slice_recipe
 
 
 def _built(root: Path) -> Path:
@@ -73,19 +73,7 @@ def test_one_point_trains_scores_and_times(tmp_path: Path) -> None:
         v1_slice_recipe(tmp_path, limit=8, split={"train": 0.5, "val": 0.25, "test": 0.25})
     )
     data = tmp_path / "v1" / "data.yaml"
-    template = TrainConfig(
-        name="lc",
-        data=data,
-        base=COCO_PT,
-        project=tmp_path / "runs",
-        epochs=1,
-        imgsz=64,
-        batch=4,
-        workers=0,
-        cache="none",
-        val=False,
-        warmup_epochs=0.0,
-    )
+    template = tiny_train_config(tmp_path, data, name="lc", val=False)
     got = point(template, COCO_PT, data, "garbage_bag", 2, seed=0)
     assert (got.cls, got.images, got.seed) == ("garbage_bag", 2, 0)
     assert 0.0 <= got.map50 <= 1.0 and got.cpu_s > 0 and got.wall_s > 0

@@ -19,7 +19,7 @@ from detection.train.batchnorm import identity_batchnorms
 from detection.train.config import TrainConfig
 from detection.train.trainer import DATASET_STAMP, check_resume, starting_weights, train
 from detection.train.warm_start import warm_start
-from tests.conftest import COCO_PT, REPO, v1_slice_recipe
+from tests.conftest import COCO_PT, REPO, tiny_train_config, v1_slice_recipe
 
 
 @pytest.mark.slow
@@ -28,20 +28,7 @@ def test_one_epoch_writes_a_checkpoint_with_the_taxonomy_names(tmp_path: Path) -
     ultralytics = pytest.importorskip("ultralytics")
     build_recipe(v1_slice_recipe(tmp_path, limit=4, split={"train": 0.5, "val": 0.5, "test": 0.0}))
     data = tmp_path / "v1" / "data.yaml"
-    config = TrainConfig(
-        name="tiny",
-        data=data,
-        base=COCO_PT,
-        project=tmp_path / "runs",
-        epochs=1,
-        imgsz=64,
-        batch=4,
-        workers=0,
-        cache="none",
-        freeze=10,
-        warmup_epochs=0.0,
-        warmup_bias_lr=0.0,
-    )
+    config = tiny_train_config(tmp_path, data, freeze=10, warmup_bias_lr=0.0)
 
     run = train(config)
 
