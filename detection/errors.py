@@ -29,3 +29,7 @@ class ConfigError(ShirongError):
 
 class MissingExtraError(ShirongError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class StoreError(ShirongError):
+    """The evidence store cannot be reached or written from here."""

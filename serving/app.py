@@ -53,11 +53,14 @@ from serving.services.errors import (
     redact_paths,
 )
 from serving.services.evidence import BlobStore
-from serving.services.jobs import JobRunner
 from serving.services.outbox import deliver_due
 from serving.services.recurrence import Recurrence
 from serving.services.retention import scheduled_run
+from serving.workers.backends import open_backend
 from serving.workers.cameras import CameraManager
+from serving.workers.context import mark_store
+from serving.workers.handles import Backend
+from serving.workers.jobs import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +100,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sweep = partial(scheduled_run, services.sessions, settings)
             sweeper = PeriodicWorker("retention", sweep, settings.retention_interval_s)
             sweeper.start()
-        camera_manager, job_runner = await run_in_threadpool(_start_analysis, services, analysis)
-        app.state.cameras, app.state.jobs = camera_manager, job_runner
+        backend = await run_in_threadpool(open_backend, settings)
+        camera_manager, job_runner = await run_in_threadpool(
+            _start_analysis, services, analysis, backend
+        )
+        app.state.backend, app.state.cameras, app.state.jobs = backend, camera_manager, job_runner
         log.info("shirong service ready (database %s)", engine.url.render_as_string())
         try:
             yield
@@ -109,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await run_in_threadpool(sweeper.stop)
             await run_in_threadpool(camera_manager.close)
             await run_in_threadpool(job_runner.close)
+            await run_in_threadpool(backend.close)
             client.close()
             engine.dispose()
 
@@ -136,16 +143,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _start_analysis(services: Services, analysis: Analysis) -> tuple[CameraManager, JobRunner]:
-    """Watch every enabled camera and resume unfinished video jobs."""
+def _start_analysis(
+    services: Services, analysis: Analysis, backend: Backend
+) -> tuple[CameraManager, JobRunner]:
+    """Watch every enabled camera and resume unfinished video jobs, in worker processes."""
     settings = services.settings
+    mark_store(settings.evidence_root)
     manager = CameraManager(
-        analysis, settings.camera_fps, settings.camera_restart_s, enabled=settings.camera_workers
+        services.sessions, analysis, backend, settings, enabled=settings.camera_workers
     )
     with services.sessions() as session:
         manager.start(camera_rows.enabled(session))
-    folder = settings.evidence_root / "videos"
-    runner = JobRunner(services.sessions, analysis, folder, settings.video_fps)
+    runner = JobRunner(services.sessions, backend, settings)
     runner.start()
     return manager, runner
 

@@ -180,6 +180,62 @@ class Settings(BaseSettings):
         le=3600,
         description="Delay before a crashed camera worker restarts; doubles per crash in a row.",
     )
+    camera_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="ONNX Runtime threads in each camera's worker process (one camera per "
+        "process: more threads per camera only contend for the same cores).",
+    )
+    camera_heartbeat_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often a camera worker reports its status."
+    )
+    camera_hang_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Watchdog: a camera worker silent this long is hung; it is killed and "
+        "restarted. Above Ray's node-failure detection on a cluster, so a moving actor is "
+        "not killed twice.",
+    )
+    camera_stall_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Watchdog: a camera whose stream is online but that has analysed no frame "
+        "for this long is stuck (detector, rules or database); its worker is killed.",
+    )
+    camera_max_rss_mb: int = Field(
+        default=2048,
+        ge=64,
+        le=1 << 20,
+        description="Watchdog: a camera worker using more memory than this is leaking; killed "
+        "and restarted.",
+    )
+    job_max_attempts: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="Times a dashcam job is started when its worker process dies mid-way (a "
+        "decoder crash, a lost node) before the job fails naming the cause.",
+    )
+    photo_workers: int = Field(
+        default=1, ge=1, le=64, description="Worker processes analysing uploaded photos."
+    )
+    camera_cpus: float = Field(
+        default=0.25,
+        gt=0,
+        le=64,
+        description="Ray: CPUs a camera actor reserves, which decides how many cameras a node "
+        "takes (a 1-CPU node: 4).",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Ray cluster to run analysis on (SHIRONG_RAY_ADDRESS, e.g. 10.0.0.5:6379): "
+        "cameras become Ray actors, dashcam jobs and photos Ray tasks. Unset: worker "
+        "processes on this machine.",
+    )
     video_fps: float = Field(
         default=2.0, gt=0, le=60, description="Frames per second sampled from dashcam videos."
     )
@@ -272,6 +328,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"dispatch_lease_s ({self.dispatch_lease_s}) must exceed dispatch_timeout_s "
                 f"({self.dispatch_timeout_s}), or a slow delivery is re-sent while it still runs"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _cluster_needs_a_shared_database(self) -> Settings:
+        if self.ray_address and self.database_url.startswith("sqlite"):
+            raise ValueError(
+                "SHIRONG_RAY_ADDRESS is set but SHIRONG_DATABASE_URL is SQLite: workers on other "
+                "nodes cannot reach a SQLite file; use PostgreSQL "
+                "(postgresql+psycopg://user:pw@host/db)"
             )
         return self
 

@@ -163,6 +163,12 @@ class StreamStatus(BaseModel):
     frames_dropped: int = Field(ge=0, description="Frames replaced by newer ones before use.")
     reconnects: int = Field(ge=0, description="Successful reconnections after the first one.")
     last_error: str | None = Field(description="Why the stream last went offline (redacted).")
+    stuck_readers: int = Field(
+        0,
+        ge=0,
+        description="Abandoned readers still blocked inside FFmpeg: only ending the process "
+        "frees them (a service's worker process is killed and restarted for it).",
+    )
 
 
 class LiveSource(FrameSource):
@@ -210,6 +216,7 @@ class LiveSource(FrameSource):
         self._last_error: str | None = None
         self._failure: SourceError | None = None
         self._worker: threading.Thread | None = None
+        self._abandoned: list[threading.Thread] = []
         self._supervisor = threading.Thread(
             target=self._supervise, name=f"shirong-live-{source_id}", daemon=True
         )
@@ -248,6 +255,7 @@ class LiveSource(FrameSource):
                 frames_dropped=self._frames_dropped,
                 reconnects=self._reconnects,
                 last_error=self._last_error,
+                stuck_readers=sum(t.is_alive() for t in self._abandoned),
             )
 
     def close(self) -> None:
@@ -328,6 +336,8 @@ class LiveSource(FrameSource):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self._generation += 1  # abandon the worker: its frames and end are ignored
+                    self._abandoned = [t for t in self._abandoned if t.is_alive()]
+                    self._abandoned.append(self._worker)
                     self._go_offline(
                         f"no frame for {cfg.stall_timeout_s:g} s (reader stalled); reopening"
                     )

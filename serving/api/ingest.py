@@ -16,9 +16,10 @@ from serving.schemas.cameras import JobOut, PhotoOut
 from serving.schemas.common import Location
 from serving.schemas.evidence import BlobOut
 from serving.services import jobs
-from serving.services.analysis import Analysis
 from serving.services.errors import ServiceError
 from serving.services.photos import ingest_photo
+from serving.workers.handles import Backend
+from serving.workers.jobs import JobRunner
 
 router = APIRouter(tags=["ingest"])
 
@@ -33,9 +34,9 @@ def _files_body(fields: dict[str, str]) -> dict[str, object]:
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": body}}}}
 
 
-def _analysis(request: Request) -> Analysis:
-    analysis: Analysis = request.app.state.analysis
-    return analysis
+def _backend(request: Request) -> Backend:
+    backend: Backend = request.app.state.backend
+    return backend
 
 
 def _files(form: FormData, name: str) -> list[UploadFile]:
@@ -84,7 +85,13 @@ async def _one_photo(
 ) -> PhotoOut:
     try:
         result = await run_in_threadpool(
-            ingest_photo, session, services.store, _analysis(request), services.settings, user, data
+            ingest_photo,
+            session,
+            services.store,
+            _backend(request).analyse_photo,
+            services.settings,
+            user,
+            data,
         )
     except ModelError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
@@ -167,7 +174,7 @@ async def ingest_video(
 
 
 def jobs_folder(request: Request) -> Path:
-    runner: jobs.JobRunner = request.app.state.jobs
+    runner: JobRunner = request.app.state.jobs
     return runner.folder
 
 

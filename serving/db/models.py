@@ -6,7 +6,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy import UniqueConstraint as Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -417,6 +428,33 @@ class Camera(Base):
     config: Mapped[Json] = mapped_column(JSON)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
+
+
+class CameraRuntime(Base):
+    """What a camera's worker process last reported: its heartbeat, wherever it runs.
+
+    Workers write it (every ``camera_heartbeat_s`` and when they crash); the supervisor's watchdog
+    and ``GET /cameras/{id}/status`` read it. It is the one channel that works the same for a
+    local worker process and a Ray actor on another node. ``starts`` and ``frames_analysed``
+    carry on across restarts (a restarted worker reads them back); a start by a user resets them.
+    """
+
+    __tablename__ = "camera_runtime"
+
+    camera_id: Mapped[int] = mapped_column(
+        ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(20), default=CameraState.CONNECTING.value)
+    node: Mapped[str] = mapped_column(String(100), default="")  # host:pid of the worker
+    starts: Mapped[int] = mapped_column(Integer, default=0)
+    crashes_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
+    frames_analysed: Mapped[int] = mapped_column(Integer, default=0)
+    reconnects: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned_readers: Mapped[int] = mapped_column(Integer, default=0)
+    rss_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_frame_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    beat_at: Mapped[datetime] = _created()
 
 
 class Job(Base):

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from detection.capture.base import FrameSource
 from detection.core import Detections, Frame, GeoPoint
-from detection.engine import Detector, load_detector
+from detection.engine import Detector, default_model_path, load_detector
+from detection.errors import ModelError
 from detection.evidence import EvidenceStore
 from detection.pipeline import WatchSummary, assemble, detection_floor, watch
 from detection.rules.config import SourceConfig, ZoneType, source_config
@@ -45,8 +46,9 @@ class SharedDetector:
     ONNX Runtime already uses every core for one image, so parallel calls only add memory.
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, threads: int | None = None) -> None:
         self.path = path
+        self.threads = threads
         self._lock = threading.Lock()
         self._detector: Detector | None = None
 
@@ -54,7 +56,7 @@ class SharedDetector:
         with self._lock:
             if self._detector is None:
                 conf = detection_floor(TrackerConfig())
-                self._detector = load_detector(self.path, conf=conf)
+                self._detector = load_detector(self.path, conf=conf, threads=self.threads)
                 log.info("detector loaded: %s", self.path or "default model")
             return self._detector
 
@@ -171,12 +173,13 @@ class Analysis:
         evidence: Callable[[], EvidenceStore],
         model_path: Path | None,
         recurrence: Recurrence,
+        threads: int | None = None,
     ) -> None:
         self.sessions = sessions
         self.taxonomy = taxonomy
         self.evidence = evidence
         self.recurrence = recurrence
-        self.detector = SharedDetector(model_path)
+        self.detector = SharedDetector(model_path, threads)
 
     def config(self, data: dict[str, object]) -> SourceConfig:
         """A source's rules config, validated against the taxonomy."""
@@ -207,6 +210,14 @@ class Analysis:
         finally:
             sink.flush()
         return summary, sink
+
+
+def check_model(path: Path | None) -> None:
+    """ModelError now (the API answers 503, before storing anything) when workers would find no
+    model file; the API process itself never loads the model."""
+    model = path or default_model_path()
+    if not model.is_file():
+        raise ModelError(f"ONNX model not found: {model}")
 
 
 def moving_config(taxonomy: Taxonomy, source_id: str, min_frames: int | None) -> dict[str, object]:

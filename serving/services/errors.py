@@ -41,6 +41,8 @@ class Code(StrEnum):
     BUSY = "busy"  # params: retry_after_s
     TOO_LARGE = "too_large"
     UNSUPPORTED_TYPE = "unsupported_type"
+    WORKER_DIED = "worker_died"
+    WORKERS_UNAVAILABLE = "workers_unavailable"
 
 
 class ServiceError(Exception):
@@ -122,6 +124,20 @@ class TooLargeError(ServiceError):
 class UnsupportedTypeError(ServiceError):
     status_code = 415
     code = Code.UNSUPPORTED_TYPE
+
+
+class WorkerDiedError(ServiceError):
+    """The worker process analysing a request's data died (a decoder crash, a lost node)."""
+
+    status_code = 500
+    code = Code.WORKER_DIED
+
+
+class WorkersUnavailableError(ServiceError):
+    """No worker can take the work now (the Ray cluster is unreachable): 503."""
+
+    status_code = 503
+    code = Code.WORKERS_UNAVAILABLE
 
 
 # An absolute POSIX path of at least two parts: a '/' that starts a word (not inside a URL, a

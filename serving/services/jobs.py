@@ -1,17 +1,18 @@
-"""Dashcam videos: stored on upload, analysed by one background runner, tracked as jobs.
+"""Dashcam videos: stored on upload, analysed in a worker process, tracked as jobs.
 
 A job goes queued → running → succeeded | partial | failed. A corrupt video or GPS track fails its
-own job with the reason and the runner carries on with the next. A video whose frames end well
-before its container's duration (truncated, or corrupt from some point on) is ``partial``: its
-incidents stay, and the job says how far it got. Jobs left running by a stopped service are
-queued again at start-up (analysis is idempotent: incident ids are deterministic).
+own job with the reason (``JobAnalysis``, inside the worker); a worker that dies mid-way is the
+dispatcher's business (``serving.workers.jobs``: started again, then failed naming the cause).
+A video whose frames end well before its container's duration (truncated, or corrupt from some
+point on) is ``partial``: its incidents stay, and the job says how far it got. Jobs left running
+by a stopped service are queued again at start-up (analysis is idempotent: incident ids are
+deterministic).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import queue
 import tempfile
 import threading
 import time
@@ -30,6 +31,7 @@ from detection.core import Frame
 from detection.errors import ShirongError
 from detection.geo import load_track_or_warn
 from detection.pipeline import Locator
+from serving.config import Settings
 from serving.db.base import utcnow
 from serving.db.models import Job, JobStatus, User
 from serving.services.analysis import Analysis, moving_config
@@ -52,6 +54,7 @@ _PROGRESS_EVERY_S = 1.0
 _END_TOLERANCE_S = 1.0
 _END_TOLERANCE_FRAMES = 2
 _DONE = frozenset({JobStatus.SUCCEEDED.value, JobStatus.PARTIAL.value, JobStatus.FAILED.value})
+PENDING = frozenset({JobStatus.QUEUED.value, JobStatus.RUNNING.value})
 _CREATE_LOCK = threading.Lock()  # see create()
 
 
@@ -97,7 +100,7 @@ def create(
     The same bytes are analysed once: a job that exists is returned as it stands, except a failed
     one, which is queued again (uploading again is how a client retries, e.g. once a model is
     installed). The lock makes look-up and insert one step for concurrent uploads; it suffices
-    because one service process owns the jobs (its JobRunner is the only one running them).
+    because one service process takes the uploads (workers only run the jobs).
     """
     with _CREATE_LOCK:
         job = _job_for(session, video_file, gps_file)
@@ -138,45 +141,72 @@ def get(session: Session, job_id: int) -> Job:
     return job
 
 
-class JobRunner:
-    """One thread working through queued jobs in order (CPU-bound; one at a time)."""
+def video_folder(settings: Settings) -> Path:
+    """Where uploaded videos and tracks are stored (inside the evidence store every node sees)."""
+    return settings.evidence_root / "videos"
+
+
+def unfinished(session: Session) -> list[int]:
+    """Jobs a stopped service left queued or running, oldest first (they run again)."""
+    states = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+    return list(session.scalars(select(Job.id).where(Job.status.in_(states)).order_by(Job.id)))
+
+
+def status_of(session: Session, job_id: int) -> str | None:
+    job = session.get(Job, job_id)
+    return None if job is None else job.status
+
+
+def fail(sessions: sessionmaker[Session], job_id: int, error: str) -> None:
+    """Fail a job from outside its worker (the worker died); a job already ended is left."""
+    with sessions() as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.not_in(_DONE))
+            .values(status=JobStatus.FAILED.value, error=error[:2000], finished_at=utcnow())
+        )
+        session.commit()
+
+
+def requeue(sessions: sessionmaker[Session], job_id: int) -> None:
+    """Queue a job again whose worker was stopped or died mid-way (analysis is idempotent)."""
+    with sessions() as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.not_in(_DONE))
+            .values(status=JobStatus.QUEUED.value, progress=0.0, frames=0, started_at=None)
+        )
+        session.commit()
+
+
+def analyse(
+    sessions: sessionmaker[Session],
+    analysis: Analysis,
+    folder: Path,
+    fps: float,
+    job_id: int,
+    stop: threading.Event,
+) -> None:
+    """Run one job to succeeded, partial or failed; ``stop`` set mid-way queues it again."""
+    JobAnalysis(sessions, analysis, folder, fps, stop).run(job_id)
+
+
+class JobAnalysis:
+    """One job's analysis, run inside a worker process (``serving.workers.jobs`` dispatches)."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], analysis: Analysis, folder: Path, fps: float
+        self,
+        sessions: sessionmaker[Session],
+        analysis: Analysis,
+        folder: Path,
+        fps: float,
+        stop: threading.Event,
     ) -> None:
         self.sessions = sessions
         self.analysis = analysis
         self.folder = folder
         self.fps = fps
-        self._queue: queue.Queue[int | None] = queue.Queue()
-        self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="video-jobs", daemon=True)
-
-    def start(self) -> None:
-        """Queue what a previous run left unfinished, then start working."""
-        with self.sessions() as session:
-            unfinished = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
-            pending = select(Job.id).where(Job.status.in_(unfinished)).order_by(Job.id)
-            for job_id in session.scalars(pending):
-                self._queue.put(job_id)
-        self._thread.start()
-
-    def submit(self, job_id: int) -> None:
-        self._queue.put(job_id)
-
-    def close(self) -> None:
-        """Stop after the current frame; an interrupted job is queued again for the next start."""
-        self._closing.set()
-        self._queue.put(None)
-        if self._thread.is_alive():
-            self._thread.join(30.0)
-
-    def _loop(self) -> None:
-        while (job_id := self._queue.get()) is not None and not self._closing.is_set():
-            try:
-                self.run(job_id)
-            except Exception:  # never let one job stop the runner
-                log.exception("job %d: runner error", job_id)
+        self._closing = stop
 
     def run(self, job_id: int) -> None:
         with self.sessions() as session:
@@ -260,7 +290,7 @@ class JobRunner:
 
     def _requeue(self, job_id: int) -> None:
         log.info("job %d interrupted by shutdown; queued for the next start", job_id)
-        self._update(job_id, status=JobStatus.QUEUED.value, progress=0.0, started_at=None)
+        requeue(self.sessions, job_id)
 
     def _fail(self, job_id: int, error: str, video: str, video_name: str) -> None:
         """Fail the job; the log keeps ``error`` whole, the row clients read has no server path.

@@ -8,7 +8,9 @@ same bytes give the same incidents, however often they are posted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +20,7 @@ from detection.core import GeoPoint
 from detection.pipeline import Locator
 from serving.config import Settings
 from serving.db.models import Blob, Incident, User
-from serving.services.analysis import Analysis, moving_config
+from serving.services.analysis import Analysis, check_model, moving_config
 from serving.services.evidence import BlobStore
 
 
@@ -30,34 +32,58 @@ class PhotoResult:
     incidents: list[Incident]
 
 
+@dataclass(frozen=True)
+class Analysed:
+    """What a worker found in a stored photo (plain values: it crosses a process boundary)."""
+
+    incident_ids: list[int]
+    location: GeoPoint | None
+
+
+#: Runs ``analyse_stored`` somewhere (a worker process, a Ray task) for (sha256, stored_at).
+Analyser = Callable[[str, datetime], Analysed]
+
+
 def ingest_photo(
     session: Session,
     store: BlobStore,
-    analysis: Analysis,
+    analyse: Analyser,
     settings: Settings,
     user: User,
     data: bytes,
 ) -> PhotoResult:
-    """Check and store the photo (413/415/422 as ``POST /evidence``), then run the rules on it.
-
-    The photo is decoded once to check it and once, reduced to ``photo_decode_side``, for the
-    analysis; each holds a decode slot, so concurrent ingests share the uploads' decode budget.
-    """
+    """Check and store the photo (413/415/422 as ``POST /evidence``), then have a worker run the
+    rules on it; the incidents it stored come back."""
     checked = store.check(data, settings.upload_max_bytes, settings.upload_max_pixels)
-    analysis.detector.check()  # 503 before storing anything when there is no model
+    check_model(settings.model_path)
     blob, created = store.store(session, data, checked, user)
-    source_id = f"photo-{blob.sha256[:16]}"
+    found = analyse(blob.sha256, blob.created_at)
+    incidents = list(
+        session.scalars(
+            select(Incident).where(Incident.id.in_(found.incident_ids)).order_by(Incident.id)
+        )
+    )
+    return PhotoResult(blob, created, found.location, incidents)
+
+
+def analyse_stored(
+    store: BlobStore, analysis: Analysis, settings: Settings, sha256: str, stored_at: datetime
+) -> Analysed:
+    """Detector + rules on a stored photo, in the worker; ModelError when there is no model.
+
+    The photo is decoded reduced to ``photo_decode_side``; the pixels live from the decode to
+    the end of the analysis (frame, detector input, evidence images), under one decode slot.
+    """
+    analysis.detector.check()
+    source_id = f"photo-{sha256[:16]}"
     config = analysis.config(moving_config(analysis.taxonomy, source_id, min_frames=1))
-    path = store.files.path(blob.sha256)
     located: list[GeoPoint | None] = []
-    # The pixels live from the decode (when the source opens) to the end of the analysis (frame,
-    # detector input, evidence images): all of it holds one decode slot.
     with (
         store.decoding(),
         open_source(
-            str(path),
+            str(store.files.path(sha256)),
             source_id=source_id,
-            start_time=blob.created_at,
+            start_time=stored_at,
             min_side=settings.photo_decode_side or None,
         ) as source,
     ):
@@ -68,8 +94,4 @@ def ingest_photo(
             locate=Locator(None, source, config),
             on_frame=lambda frame: located.append(frame.meta.gps),
         )
-    ids = sorted(sink.ids.values())
-    found = list(
-        session.scalars(select(Incident).where(Incident.id.in_(ids)).order_by(Incident.id))
-    )
-    return PhotoResult(blob, created, located[0] if located else None, found)
+    return Analysed(sorted(set(sink.ids.values())), located[0] if located else None)

@@ -1,155 +1,53 @@
-"""Stream workers: one thread per enabled camera, and a watchdog that restarts crashed ones.
+"""The camera supervisor: one worker (process or Ray actor) per enabled camera, and a watchdog.
 
-A worker runs ``LiveSource(fail_fast=False)`` → shared detector → ByteTracker → RulesEngine with
-the camera's config → the incidents table. Stream outages are the source's business (it goes
-offline and reconnects with backoff); anything that ends the worker itself (no model, too many
-failed frames) is recorded and the watchdog starts a fresh worker after a growing delay.
+The watchdog judges workers by what they report (``camera_runtime`` heartbeats), not by whether
+a thread or process is alive: a worker is killed and restarted when it is
+
+* dead (a local process that exited; Ray restarts its actors itself),
+* silent for ``camera_hang_s`` (hung whole, or frozen by a signal),
+* online but analysing no frame for ``camera_stall_s`` (stuck in the detector, rules or database),
+* holding a stream reader stuck inside FFmpeg (only ending the process frees it), or
+* over ``camera_max_rss_mb`` of memory (leaking).
+
+Each kill is recorded as the camera's last error; the worker backs off after crashes in a row.
+A camera that cannot be placed (no node has room) shows why in its status.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-import cv2
-import numpy as np
-import numpy.typing as npt
+from sqlalchemy.orm import Session, sessionmaker
 
-from detection.capture import LiveConfig, LiveSource, StreamState, redact_text
-from detection.core import Frame
+from detection.capture import redact_text
 from detection.errors import ConfigError
-from detection.rules.config import SourceConfig
-from serving.db.models import Camera, CameraState
+from serving.config import Settings
+from serving.db.base import utcnow
+from serving.db.models import Camera, CameraRuntime, CameraState
 from serving.schemas.cameras import CameraStatus
-from serving.services.analysis import Analysis, at_fixed_place
-from serving.services.errors import redact_paths
+from serving.services import camera_runtime
+from serving.services.analysis import Analysis
+from serving.services.errors import ServiceError, redact_paths
+from serving.workers.camera import snapshot_path
+from serving.workers.handles import Backend, CameraHandle
 
 log = logging.getLogger(__name__)
 
-_JOIN_S = 5.0
-_MAX_RESTART_DELAY_S = 300.0
-
-
-@dataclass(frozen=True)
-class CameraSpec:
-    """What a worker needs of a camera row (rows are not shared between threads)."""
-
-    id: int
-    code: str
-    url: str
-    rtsp_transport: str
-    lat: float | None
-    lon: float | None
-    config: SourceConfig
-
-    @property
-    def uri(self) -> str:
-        """The URL as logs may show it."""
-        return redact_text(self.url)
+_STOP_S = 5.0
+_MB = 1024 * 1024
 
 
 @dataclass
-class CameraStats:
-    """Counters that outlive one worker, so restarts do not reset them."""
-
-    frames_analysed: int = 0
-    restarts: int = 0
-    crashes_in_a_row: int = 0
-    last_error: str | None = None
-    last_frame: npt.NDArray[np.uint8] | None = None
-    last_frame_time: datetime | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class CameraWorker:
-    def __init__(
-        self, spec: CameraSpec, analysis: Analysis, fps: float, stats: CameraStats
-    ) -> None:
-        self.spec = spec
-        self.analysis = analysis
-        self.fps = fps
-        self.stats = stats
-        self.stopped = threading.Event()
-        self.crashed_at: float | None = None
-        self._source: LiveSource | None = None
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name=f"camera-{spec.code}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        with self._lock:
-            source = self._source
-        if source is not None:
-            source.close()  # the watch loop sees the end of the stream and closes its incidents
-        self._thread.join(_JOIN_S)
-
-    def _run(self) -> None:
-        try:
-            self.analysis.detector.check()  # no model: crash now, not once per frame
-            config = LiveConfig(fail_fast=False, rtsp_transport=self.spec.rtsp_transport)
-            source = LiveSource(
-                self.spec.url, source_id=self.spec.code, fps=self.fps, config=config
-            )
-            with self._lock:
-                self._source = source
-            if self.stopped.is_set():
-                source.close()
-            self.analysis.run(
-                source,
-                self.spec.config,
-                fps=self.fps,
-                locate=at_fixed_place(self.spec.lat, self.spec.lon),
-                on_frame=self._seen,
-            )
-            if not self.stopped.is_set():
-                self._crashed("the stream reader ended unexpectedly")
-        except Exception as exc:  # recorded and restarted by the watchdog
-            self._crashed(f"{type(exc).__name__}: {redact_paths(redact_text(str(exc)))}")
-        finally:
-            with self._lock:
-                if self._source is not None:
-                    self._source.close()
-
-    def _seen(self, frame: Frame) -> None:
-        with self.stats.lock:
-            self.stats.frames_analysed += 1
-            self.stats.crashes_in_a_row = 0
-            self.stats.last_error = None  # frames flow again: the crash is over
-            self.stats.last_frame = frame.image
-            self.stats.last_frame_time = frame.meta.wall_time
-
-    def _crashed(self, error: str) -> None:
-        log.error("camera %s worker crashed: %s", self.spec.code, error)
-        with self.stats.lock:
-            self.stats.last_error = error
-            self.stats.crashes_in_a_row += 1
-        self.crashed_at = time.monotonic()
-
-    def status(self) -> tuple[CameraState, int, str | None]:
-        """(state, reconnects, stream error) of the running worker."""
-        with self._lock:
-            source = self._source
-        if self.crashed_at is not None:
-            return CameraState.OFFLINE, 0, None
-        if source is None:
-            return CameraState.CONNECTING, 0, None
-        live = source.status()
-        state = {
-            StreamState.ONLINE: CameraState.ONLINE,
-            StreamState.OFFLINE: CameraState.OFFLINE,
-            StreamState.CONNECTING: CameraState.CONNECTING,
-            StreamState.CLOSED: CameraState.STOPPED,
-        }[live.state]
-        return state, live.reconnects, live.last_error
+class _Slot:
+    camera_id: int
+    code: str
+    handle: CameraHandle | None
+    error: str | None = None  # why no worker runs (a config the taxonomy refuses, no cluster)
+    retry: bool = False  # the backend refused it: the watchdog tries again
+    launched_at: datetime | None = None  # reports older than this are of an earlier worker
 
 
 class CameraManager:
@@ -157,125 +55,184 @@ class CameraManager:
 
     def __init__(
         self,
+        sessions: sessionmaker[Session],
         analysis: Analysis,
-        fps: float,
-        restart_delay_s: float,
+        backend: Backend,
+        settings: Settings,
         *,
         enabled: bool = True,
     ) -> None:
+        self.sessions = sessions
         self.analysis = analysis
+        self.backend = backend
+        self.settings = settings
         self.enabled = enabled
-        self.fps = fps
-        self.restart_delay_s = restart_delay_s
-        self.watchdog_interval_s = min(1.0, restart_delay_s)
-        self._workers: dict[int, CameraWorker] = {}
-        self._stats: dict[int, CameraStats] = {}
+        self.watchdog_interval_s = min(1.0, settings.camera_restart_s)
+        self._slots: dict[int, _Slot] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="camera-watchdog", daemon=True)
 
     def start(self, cameras: list[Camera]) -> None:
         for camera in cameras:
-            self.apply(camera)
+            self.apply(camera, fresh=False)
         self._watchdog.start()
 
     def close(self) -> None:
         self._closing.set()
-        with self._lock:
-            workers = list(self._workers.values())
-            self._workers.clear()
-        for worker in workers:
-            worker.stop()
         if self._watchdog.is_alive():
-            self._watchdog.join(_JOIN_S)
+            self._watchdog.join(5.0)
+        with self._lock:
+            slots = list(self._slots.values())
+            self._slots.clear()
+        for slot in slots:
+            if slot.handle is not None:
+                slot.handle.stop(_STOP_S)
 
-    def apply(self, camera: Camera) -> None:
-        """(Re)start the camera's worker with its current row, or stop it if disabled."""
-        self.remove(camera.id, forget=False)
+    def apply(self, camera: Camera, *, fresh: bool = True) -> None:
+        """(Re)start the camera's worker with its current row, or stop it if disabled.
+
+        ``fresh``: a user's start or change, so the counters start again; a service start-up
+        (``fresh=False``) continues them, as a worker restarted after a crash does.
+        """
+        self.remove(camera.id)
         if not (self.enabled and camera.enabled) or self._closing.is_set():
             return
-        try:
-            config = self.analysis.config(camera.config)
-        except ConfigError as exc:  # e.g. the taxonomy changed under a stored config
-            log.error("camera %s not started: %s", camera.code, exc)
-            with self._lock:
-                self._stats.setdefault(camera.id, CameraStats()).last_error = redact_paths(str(exc))
-            return
-        spec = CameraSpec(
-            id=camera.id,
-            code=camera.code,
-            url=camera.stream_url,
-            rtsp_transport=camera.rtsp_transport,
-            lat=camera.lat,
-            lon=camera.lon,
-            config=config,
-        )
-        self._launch(spec)
-
-    def remove(self, camera_id: int, forget: bool = True) -> None:
+        slot = _Slot(camera.id, camera.code, None)
         with self._lock:
-            worker = self._workers.pop(camera_id, None)
-            if forget:
-                self._stats.pop(camera_id, None)
-        if worker is not None:
-            worker.stop()
+            self._slots[camera.id] = slot
+        try:
+            self.analysis.config(camera.config)  # e.g. the taxonomy changed under a stored config
+        except ConfigError as exc:
+            log.error("camera %s not started: %s", camera.code, exc)
+            slot.error = redact_paths(str(exc))
+            return
+        with self.sessions() as session:
+            if fresh or camera_runtime.get(session, camera.id) is None:
+                camera_runtime.reset(session, camera.id)
+                snapshot_path(self.settings.evidence_root, camera.id).unlink(missing_ok=True)
+        self._launch(slot)
+
+    def remove(self, camera_id: int) -> None:
+        with self._lock:
+            slot = self._slots.pop(camera_id, None)
+        if slot is not None and slot.handle is not None:
+            slot.handle.stop(_STOP_S)
 
     def status(self, camera: Camera) -> CameraStatus:
         with self._lock:
-            worker = self._workers.get(camera.id)
-            stats = self._stats.get(camera.id) or CameraStats()
-        state, reconnects, stream_error = (
-            worker.status() if worker is not None else (CameraState.STOPPED, 0, None)
+            slot = self._slots.get(camera.id)
+        with self.sessions() as session:
+            row = camera_runtime.get(session, camera.id)
+        state, error = self._state(slot, row)
+        return CameraStatus(
+            camera_id=camera.id,
+            state=state,
+            last_frame_time=row.last_frame_time if row else None,
+            frames_analysed=row.frames_analysed if row else 0,
+            reconnects=row.reconnects if row else 0,
+            restarts=max(0, row.starts - 1) if row else 0,
+            last_error=error,
         )
-        with stats.lock:
-            # The source keeps its last outage's reason; once online again it is history.
-            error = None if state is CameraState.ONLINE else stream_error or stats.last_error
-            return CameraStatus(
-                camera_id=camera.id,
-                state=state,
-                last_frame_time=stats.last_frame_time,
-                frames_analysed=stats.frames_analysed,
-                reconnects=reconnects,
-                restarts=stats.restarts,
-                last_error=error,
-            )
+
+    def _state(
+        self, slot: _Slot | None, row: CameraRuntime | None
+    ) -> tuple[CameraState, str | None]:
+        if slot is None:
+            return CameraState.STOPPED, row.last_error if row else None
+        if slot.error is not None:
+            return CameraState.OFFLINE, slot.error
+        pending = slot.handle.pending() if slot.handle is not None else None
+        if pending is not None:
+            return CameraState.CONNECTING, pending
+        if row is None:
+            return CameraState.CONNECTING, None
+        state = CameraState(row.state)
+        silent = camera_runtime.silent_for(row)
+        if state is not CameraState.STOPPED and silent > 3 * self.settings.camera_heartbeat_s + 2:
+            return CameraState.OFFLINE, f"no report from its worker for {silent:.0f} s"
+        return state, None if state is CameraState.ONLINE else row.last_error
 
     def snapshot(self, camera_id: int) -> bytes | None:
         """The newest analysed frame as JPEG, or None before the first one."""
-        with self._lock:
-            stats = self._stats.get(camera_id)
-        if stats is None:
+        path = snapshot_path(self.settings.evidence_root, camera_id)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
             return None
-        with stats.lock:
-            image = stats.last_frame
-        if image is None:
-            return None
-        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        return bytes(data) if ok else None
 
-    def _launch(self, spec: CameraSpec) -> None:
-        with self._lock:
-            stats = self._stats.setdefault(spec.id, CameraStats())
-            worker = CameraWorker(spec, self.analysis, self.fps, stats)
-            self._workers[spec.id] = worker
-        worker.start()
-        log.info("camera %s: watching %s", spec.code, spec.uri)
+    def _launch(self, slot: _Slot) -> None:
+        try:
+            handle = self.backend.start_camera(slot.camera_id)
+        except ServiceError as exc:  # e.g. the cluster is unreachable: retried by the watchdog
+            slot.error, slot.retry = exc.message, True
+            log.error("camera %s not started: %s", slot.code, exc.message)
+            return
+        slot.error, slot.retry, slot.handle = None, False, handle
+        slot.launched_at = utcnow()
+        log.info("camera %s: worker started (%s)", slot.code, self.backend.name)
 
     def _watch(self) -> None:
         while not self._closing.wait(self.watchdog_interval_s):
             with self._lock:
-                dead = [w for w in self._workers.values() if w.crashed_at and not w.is_alive()]
-            for worker in dead:
-                with worker.stats.lock:
-                    failures = worker.stats.crashes_in_a_row
-                delay = min(_MAX_RESTART_DELAY_S, self.restart_delay_s * 2 ** max(failures - 1, 0))
-                assert worker.crashed_at is not None
-                if time.monotonic() - worker.crashed_at < delay:
-                    continue
-                with self._lock:
-                    if self._workers.get(worker.spec.id) is not worker:
-                        continue  # replaced or removed meanwhile
-                with worker.stats.lock:
-                    worker.stats.restarts += 1
-                log.warning("camera %s: restarting its worker", worker.spec.code)
-                self._launch(worker.spec)
+                slots = list(self._slots.values())
+            for slot in slots:
+                try:
+                    self._check(slot)
+                except Exception:  # the watchdog itself must never stop
+                    log.exception("camera %s: watchdog check failed", slot.code)
+
+    def _check(self, slot: _Slot) -> None:
+        if slot.handle is None:
+            if slot.retry:
+                self._launch(slot)
+            return
+        if (reason := slot.handle.exit_reason()) is not None:
+            self._restart(slot, reason, kill=False)
+            return
+        with self.sessions() as session:
+            row = camera_runtime.get(session, slot.camera_id)
+        if row is not None and (reason := self._unhealthy(row, slot.launched_at)) is not None:
+            self._restart(slot, reason, kill=True)
+
+    def _unhealthy(self, row: CameraRuntime, launched_at: datetime | None) -> str | None:
+        """Why a running worker must be killed, judged from its heartbeat; None if it is well.
+
+        Silence counts from the launch at the earliest (a new worker takes a moment to report);
+        the other figures only once the report is this worker's own.
+        """
+        s, now = self.settings, utcnow()
+        if row.state == CameraState.STOPPED.value:
+            return None
+        since = max(row.beat_at, launched_at) if launched_at else row.beat_at
+        silent = (now - since).total_seconds()
+        if silent > s.camera_hang_s:
+            return f"no report for {silent:.0f} s: the worker is hung"
+        if launched_at is not None and row.beat_at < launched_at:
+            return None
+        if row.abandoned_readers:
+            return "a stream reader is stuck inside the decoder"
+        if row.rss_bytes > s.camera_max_rss_mb * _MB:
+            return f"the worker uses {row.rss_bytes // _MB} MB, over camera_max_rss_mb"
+        if row.state == CameraState.ONLINE.value and row.last_frame_time is not None:
+            idle = (now - row.last_frame_time).total_seconds()
+            if idle > s.camera_stall_s:
+                return f"online but no frame analysed for {idle:.0f} s: the pipeline is stuck"
+        return None
+
+    def _restart(self, slot: _Slot, reason: str, *, kill: bool) -> None:
+        with self._lock:
+            if self._slots.get(slot.camera_id) is not slot:
+                return  # replaced or removed meanwhile
+        log.warning("camera %s: %s; restarting its worker", slot.code, reason)
+        with self.sessions() as session:
+            row = camera_runtime.get(session, slot.camera_id)
+            if kill or row is None or row.state != CameraState.OFFLINE.value:
+                # the worker did not record its end itself (killed, crashed hard)
+                camera_runtime.crashed(session, slot.camera_id, redact_text(reason))
+        assert slot.handle is not None
+        slot.handle.kill()
+        if slot.handle.restarts_itself:
+            slot.launched_at = utcnow()
+        else:
+            self._launch(slot)

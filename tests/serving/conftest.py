@@ -46,6 +46,7 @@ from serving.migrations import upgrade
 from serving.schemas.auth import UserCreate
 from serving.services.auth import issue_token
 from serving.services.users import create_user
+from serving.workers.context import STORE_MARK
 from tests.conftest import REPO
 
 BACKENDS = ("sqlite", "postgresql")
@@ -224,6 +225,11 @@ def database_url(
         target = tmp_path / "shirong.db"
         shutil.copyfile(sqlite_template, target)
         return f"sqlite:///{target}"
+    return emptied(postgres_database)
+
+
+def emptied(postgres_database: str | None) -> str:
+    """The test server's database with every table emptied (skips where there is no server)."""
     if postgres_database is None:
         pytest.skip("PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb) are absent")
     engine = make_engine(postgres_database)
@@ -439,3 +445,10 @@ def error_message(response: httpx.Response) -> str:
     """An error's message: ``detail`` itself, or a 422's list of ``{loc, msg, type}`` joined."""
     detail = response.json()["detail"]
     return detail if isinstance(detail, str) else "; ".join(item["msg"] for item in detail)
+
+
+def stored_files(root: Path) -> list[Path]:
+    """Files in an evidence store but the service's own mark (``serving.workers.context``)."""
+    if not root.exists():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != STORE_MARK)

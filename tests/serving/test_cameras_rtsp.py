@@ -37,13 +37,8 @@ def rig(tmp_path: Path) -> Iterator[RtspRig]:
         check=True,
         timeout=60,
     )
-    rig = RtspRig(tmp_path, video)
-    try:
-        rig.start_server()
-        rig.start_publisher()
+    with RtspRig(tmp_path, video).running() as rig:
         yield rig
-    finally:
-        rig.stop()
 
 
 def test_camera_follows_its_stream_down_and_up(

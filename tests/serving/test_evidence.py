@@ -18,7 +18,14 @@ from sqlalchemy import func, select
 from detection.evidence import EvidenceStore
 from serving.app import create_app
 from serving.db.models import Blob, UserRole
-from tests.serving.conftest import Api, error_message, make_settings, png_bytes, upload
+from tests.serving.conftest import (
+    Api,
+    error_message,
+    make_settings,
+    png_bytes,
+    stored_files,
+    upload,
+)
 
 MAX_BYTES, MAX_PIXELS = 64 * 1024, 1_000_000
 
@@ -120,7 +127,7 @@ def test_bad_uploads_are_refused_and_nothing_is_stored(
     assert message in error_message(response)
     assert _blob_count(small) == 0
     root = small.services.settings.evidence_root
-    assert not root.exists() or not any(p.is_file() for p in root.rglob("*"))
+    assert stored_files(root) == []
 
 
 def test_oversized_body_is_refused_from_its_content_length(small: Api) -> None:

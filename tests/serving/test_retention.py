@@ -34,7 +34,15 @@ from serving.db.models import (
     UserRole,
 )
 from serving.services import retention
-from tests.serving.conftest import Api, make_record, make_settings, png_bytes, post_record, upload
+from tests.serving.conftest import (
+    Api,
+    make_record,
+    make_settings,
+    png_bytes,
+    post_record,
+    stored_files,
+    upload,
+)
 
 DAY = 86400
 OLD = 400  # days: past the default 365-day evidence and 30-day video retention
@@ -53,7 +61,7 @@ def date_back(path: Path, days: float) -> None:
 
 
 def files_under(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    return {p.relative_to(root).as_posix() for p in stored_files(root)}
 
 
 class Store:

@@ -57,3 +57,12 @@ def test_default_database_is_sqlite_in_the_data_folder() -> None:
     settings = Settings(env=Environment.DEVELOPMENT)
     assert settings.database_url.startswith("sqlite:///")
     assert settings.database_url.endswith("/data/shirong.db")
+
+
+def test_a_ray_cluster_with_sqlite_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHIRONG_ENV", "development")
+    monkeypatch.setenv("SHIRONG_RAY_ADDRESS", "10.0.0.5:6379")
+    with pytest.raises(ConfigError, match="workers on other nodes cannot reach a SQLite file"):
+        load_settings()
+    monkeypatch.setenv("SHIRONG_DATABASE_URL", "postgresql+psycopg://u@db/shirong")
+    assert load_settings().ray_address == "10.0.0.5:6379"

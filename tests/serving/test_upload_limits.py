@@ -32,7 +32,14 @@ from serving.schemas.auth import UserCreate
 from serving.services.auth import issue_token
 from serving.services.jobs import GPS_MAX_BYTES
 from serving.services.users import create_user
-from tests.serving.conftest import PASSWORD, make_record, make_settings, png_bytes, uvicorn_thread
+from tests.serving.conftest import (
+    PASSWORD,
+    make_record,
+    make_settings,
+    png_bytes,
+    stored_files,
+    uvicorn_thread,
+)
 
 KIB, MIB = 1024, 1024 * 1024
 SLACK = 64 * KIB  # serving.api.limits.MULTIPART_SLACK, restated: the test pins the figure
@@ -182,7 +189,7 @@ def _assert_refused(response: httpx.Response, path: str, cap: int) -> None:
 
 def _assert_nothing_left(live: Live, private_tmp: Path) -> None:
     root = live.services.settings.evidence_root
-    assert not root.exists() or [p for p in root.rglob("*") if p.is_file()] == []
+    assert stored_files(root) == []
     assert list(private_tmp.iterdir()) == [] and _open_under(private_tmp) == []
     assert (live.rows(Blob), live.rows(Job), live.rows(Incident)) == (0, 0, 0)
 

@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -108,6 +108,16 @@ class RtspRig:
         self.rtp_start = free_udp_block(RTP_PORTS)
         self.server: subprocess.Popen[bytes] | None = None
         self.publisher: subprocess.Popen[bytes] | None = None
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[RtspRig]:
+        """Server and publisher up for the ``with`` block, both stopped after it."""
+        try:
+            self.start_server()
+            self.start_publisher()
+            yield self
+        finally:
+            self.stop()
 
     def url(self, userinfo: str = "") -> str:
         return f"rtsp://{userinfo}127.0.0.1:{self.client_port}/cam"

@@ -67,13 +67,8 @@ def rtsp_rig(h264_video: Path) -> Iterator[RtspRig]:
 
     Tests may stop and restart either process; ``rig`` brings both back for the next test.
     """
-    rig = RtspRig(h264_video.parent, h264_video)
-    try:
-        rig.start_server()
-        rig.start_publisher()
+    with RtspRig(h264_video.parent, h264_video).running() as rig:
         yield rig
-    finally:
-        rig.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,164 @@
+"""Cameras as Ray actors on a real two-node cluster on loopback: 4 RTSP cameras spread over both
+nodes; the second node is killed; its cameras come back on the head, incidents keep flowing and
+none is duplicated (recurrence folds what a restarted actor sees again into the open incident).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from serving.app import create_app
+from serving.db.models import CameraRuntime, Incident, Sighting
+from serving.db.session import make_engine, make_session_factory
+from serving.demo import build_clip, demo_config
+from tests.conftest import SHARED
+from tests.detection.capture.capture_helpers import FFMPEG, RTSP_SERVER, RtspRig
+from tests.serving.conftest import Api, emptied, make_settings
+from tests.serving.ray_rig import ENV, RAY, RayRig, node_ids
+
+ray = pytest.importorskip("ray")
+pytestmark = [pytest.mark.slow, pytest.mark.rtsp, pytest.mark.ray, pytest.mark.shared_data]
+
+BAGS = SHARED / "data" / "trashbags" / "images" / "-2023-11-30-170152_png.jpg"  # 7 bags, v2
+CAMERAS = 4
+RECOVERY_BOUND_S = 120.0  # node loss noticed by Ray (~30 s) + actor restart + stream reopen
+
+
+@pytest.fixture
+def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[RayRig]:
+    if not RAY:
+        pytest.skip("the ray command is missing (pip install 'shirong[ray]')")
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    rig = RayRig()
+    try:
+        rig.start()
+        yield rig
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        rig.stop()
+
+
+@pytest.fixture
+def stream(tmp_path: Path) -> Iterator[RtspRig]:
+    if not FFMPEG or not RTSP_SERVER:
+        pytest.skip("RTSP tests need ffmpeg and rtsp-server-perl (scripts/setup.sh installs both)")
+    clip = build_clip([BAGS], tmp_path / "bags.mp4", seconds_each=6.0, fps=5)
+    with RtspRig(tmp_path, clip).running() as rig:
+        yield rig
+
+
+def _rows(sessions: Any) -> dict[int, CameraRuntime]:
+    with sessions() as session:
+        return {r.camera_id: r for r in session.scalars(select(CameraRuntime))}
+
+
+def _wait(what: str, timeout_s: float, check: Any) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while (value := check()) is None or value is False:
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.5)
+    return value
+
+
+def _incidents(sessions: Any) -> dict[str, int]:
+    """Incidents per camera code."""
+    with sessions() as session:
+        rows = session.execute(
+            select(Incident.source_id, func.count()).group_by(Incident.source_id)
+        )
+        return {code: n for code, n in rows}
+
+
+def _sightings(sessions: Any) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(Sighting)) or 0
+
+
+def test_cameras_move_to_the_head_when_their_node_dies(
+    cluster: RayRig,
+    stream: RtspRig,
+    postgres_database: str | None,
+    tmp_path: Path,
+) -> None:
+    url = emptied(postgres_database)
+    settings = make_settings(
+        url,
+        tmp_path,
+        ray_address=cluster.address,
+        camera_workers=True,
+        camera_fps=2.0,
+        camera_heartbeat_s=0.5,
+        camera_cpus=0.25,
+        recurrence_window_hours=24,  # what folds a restarted camera's records into its incidents
+    )
+    sessions = make_session_factory(make_engine(url))
+    with TestClient(create_app(settings)) as client:
+        api = Api(client)
+        ray.init(address=cluster.address, _node_ip_address="127.0.0.1", log_to_driver=False)
+        cluster.wait_for_nodes(ray, 2)
+        head, other = node_ids(ray)
+        config = demo_config() | {"cooldown_s": 5}
+        ids = [
+            api.ok(
+                "POST",
+                "/cameras",
+                json={
+                    "code": f"cam-ray-{i}",
+                    "stream_url": stream.url(),
+                    "config": config,
+                    "rtsp_transport": "udp",
+                },
+            )["id"]
+            for i in range(CAMERAS)
+        ]
+
+        def all_analysing() -> dict[int, CameraRuntime] | None:
+            rows = _rows(sessions)
+            ok = len(rows) == CAMERAS and all(r.frames_analysed >= 4 for r in rows.values())
+            return rows if ok else None
+
+        rows = _wait("4 cameras analysing", 180, all_analysing)
+        moved = [i for i, r in rows.items() if r.node.endswith(other[:12])]
+        assert moved and len(moved) < CAMERAS, (
+            f"cameras not spread: {[r.node for r in rows.values()]}"
+        )
+        _wait(
+            "an incident from every camera",
+            120,
+            lambda: len(_incidents(sessions)) == CAMERAS,
+        )
+        before = _incidents(sessions)
+        frames_before = {i: rows[i].frames_analysed for i in moved}
+
+        cluster.kill("node2")
+        killed_at = time.monotonic()
+
+        def back_on_head() -> bool:
+            now = _rows(sessions)
+            return all(
+                now[i].node.endswith(head[:12]) and now[i].frames_analysed > frames_before[i] + 2
+                for i in moved
+            )
+
+        _wait("the lost node's cameras to analyse on the head", RECOVERY_BOUND_S, back_on_head)
+        recovery_s = time.monotonic() - killed_at
+        print(f"\ncameras {moved} back on the head after {recovery_s:.1f} s")
+        sightings = _sightings(sessions)
+        _wait("sightings from the restarted cameras", 90, lambda: _sightings(sessions) > sightings)
+        after = _incidents(sessions)
+        assert after == before, "a restarted camera opened incidents it had already reported"
+        for camera_id in ids:
+            status = api.ok("GET", f"/cameras/{camera_id}/status")
+            assert status["state"] == "online", status
+        restarted = [api.ok("GET", f"/cameras/{i}/status")["restarts"] for i in moved]
+        assert all(n >= 1 for n in restarted), restarted
