@@ -169,7 +169,8 @@ class Settings(BaseSettings):
         "dispatch_timeout_s.",
     )
     camera_workers: bool = Field(
-        default=True, description="Run a stream worker for every enabled camera inside the app."
+        default=True,
+        description="Watch every enabled camera, each in its own worker process (or Ray actor).",
     )
     camera_fps: float = Field(
         default=2.0, gt=0, le=60, description="Frames per second each camera worker analyses."

@@ -1,2 +1,4 @@
-"""Camera stream workers: background threads above ``services`` (``services.analysis`` runs the
-pipeline, ``services.jobs`` the video job runner); services never import workers."""
+"""Analysis outside the API process: the camera supervisor and job dispatcher (threads in the
+service) and what they start (worker processes or Ray actors and tasks). Above ``services``:
+``services.analysis`` runs the pipeline, ``services.jobs`` one job; services never import
+workers."""

@@ -192,33 +192,9 @@ class CameraManager:
             return
         with self.sessions() as session:
             row = camera_runtime.get(session, slot.camera_id)
-        if row is not None and (reason := self._unhealthy(row, slot.launched_at)) is not None:
+        reason = None if row is None else unhealthy(row, slot.launched_at, self.settings)
+        if reason is not None:
             self._restart(slot, reason, kill=True)
-
-    def _unhealthy(self, row: CameraRuntime, launched_at: datetime | None) -> str | None:
-        """Why a running worker must be killed, judged from its heartbeat; None if it is well.
-
-        Silence counts from the launch at the earliest (a new worker takes a moment to report);
-        the other figures only once the report is this worker's own.
-        """
-        s, now = self.settings, utcnow()
-        if row.state == CameraState.STOPPED.value:
-            return None
-        since = max(row.beat_at, launched_at) if launched_at else row.beat_at
-        silent = (now - since).total_seconds()
-        if silent > s.camera_hang_s:
-            return f"no report for {silent:.0f} s: the worker is hung"
-        if launched_at is not None and row.beat_at < launched_at:
-            return None
-        if row.abandoned_readers:
-            return "a stream reader is stuck inside the decoder"
-        if row.rss_bytes > s.camera_max_rss_mb * _MB:
-            return f"the worker uses {row.rss_bytes // _MB} MB, over camera_max_rss_mb"
-        if row.state == CameraState.ONLINE.value and row.last_frame_time is not None:
-            idle = (now - row.last_frame_time).total_seconds()
-            if idle > s.camera_stall_s:
-                return f"online but no frame analysed for {idle:.0f} s: the pipeline is stuck"
-        return None
 
     def _restart(self, slot: _Slot, reason: str, *, kill: bool) -> None:
         with self._lock:
@@ -236,3 +212,31 @@ class CameraManager:
             slot.launched_at = utcnow()
         else:
             self._launch(slot)
+
+
+def unhealthy(
+    row: CameraRuntime, launched_at: datetime | None, s: Settings, now: datetime | None = None
+) -> str | None:
+    """Why a running worker must be killed, judged from its heartbeat; None if it is well.
+
+    Silence counts from the launch at the earliest (a new worker takes a moment to report);
+    the other figures only once the report is this worker's own.
+    """
+    now = now or utcnow()
+    if row.state == CameraState.STOPPED.value:
+        return None
+    since = max(row.beat_at, launched_at) if launched_at else row.beat_at
+    silent = (now - since).total_seconds()
+    if silent > s.camera_hang_s:
+        return f"no report for {silent:.0f} s: the worker is hung"
+    if launched_at is not None and row.beat_at < launched_at:
+        return None
+    if row.abandoned_readers:
+        return "a stream reader is stuck inside the decoder"
+    if row.rss_bytes > s.camera_max_rss_mb * _MB:
+        return f"the worker uses {row.rss_bytes // _MB} MB, over camera_max_rss_mb"
+    if row.state == CameraState.ONLINE.value and row.last_frame_time is not None:
+        idle = (now - row.last_frame_time).total_seconds()
+        if idle > s.camera_stall_s:
+            return f"online but no frame analysed for {idle:.0f} s: the pipeline is stuck"
+    return None

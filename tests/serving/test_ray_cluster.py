@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -18,10 +19,11 @@ from serving.app import create_app
 from serving.db.models import CameraRuntime, Incident, Sighting
 from serving.db.session import make_engine, make_session_factory
 from serving.demo import build_clip, demo_config
-from tests.conftest import SHARED
+from tests.conftest import COCO_INT8, SHARED
 from tests.detection.capture.capture_helpers import FFMPEG, RTSP_SERVER, RtspRig
-from tests.serving.conftest import Api, emptied, make_settings
+from tests.serving.conftest import Api, emptied, make_settings, wait_for_camera
 from tests.serving.ray_rig import ENV, RAY, RayRig, node_ids
+from tests.serving.test_ingest import PLANTS, post_photos, post_video, wait_for_job, write_video
 
 ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp, pytest.mark.ray, pytest.mark.shared_data]
@@ -162,3 +164,35 @@ def test_cameras_move_to_the_head_when_their_node_dies(
             assert status["state"] == "online", status
         restarted = [api.ok("GET", f"/cameras/{i}/status")["restarts"] for i in moved]
         assert all(n >= 1 for n in restarted), restarted
+
+
+def test_jobs_and_photos_run_as_ray_tasks_and_an_unplaceable_camera_says_why(
+    cluster: RayRig, postgres_database: str | None, tmp_path: Path
+) -> None:
+    url = emptied(postgres_database)
+    settings = make_settings(
+        url,
+        tmp_path,
+        ray_address=cluster.address,
+        model_path=COCO_INT8,
+        camera_workers=True,
+        camera_cpus=2.0,  # more than any node has
+        video_fps=4.0,
+    )
+    with TestClient(create_app(settings)) as client:
+        api = Api(client)
+        ray.init(address=cluster.address, _node_ip_address="127.0.0.1", log_to_driver=False)
+        cluster.wait_for_nodes(ray, 2)
+        photo = post_photos(api, PLANTS.read_bytes())
+        assert photo.status_code == 200, photo.text
+        assert photo.json()[0]["incidents"], "the potted plants should be a 3a incident"
+        street = np.full((360, 640, 3), 90, np.uint8)
+        job = post_video(api, write_video(tmp_path / "street.mp4", street, frames=40))
+        assert wait_for_job(api, job["id"])["status"] == "succeeded"
+        body = {"code": "cam-big", "stream_url": "rtsp://127.0.0.1:9/x", "config": {}}
+        camera_id = api.ok("POST", "/cameras", json=body)["id"]
+        status = wait_for_camera(
+            api, camera_id, lambda s: "free CPU" in (s["last_error"] or ""), "a placement error"
+        )
+        assert status["state"] == "connecting"
+        assert "waiting for a Ray node with 2 free CPU (camera_cpus)" in status["last_error"]

@@ -105,6 +105,9 @@ def test_watchdog_reopens_a_reader_stuck_in_read(rig: RtspRig) -> None:
         rig.stop_publisher()
         wait_until(lambda: "stalled" in (source.status().last_error or ""), 6.0, "the watchdog")
         assert source.status().state is not StreamState.ONLINE
+        # The abandoned reader is still blocked in FFmpeg (8 s read timeout): a service kills
+        # its worker process for it (serving.workers.cameras).
+        assert source.status().stuck_readers == 1
         before = source.status().frames_read
         rig.start_publisher()
         wait_until(lambda: source.status().frames_read > before, OUTAGE_S, "frames to resume")

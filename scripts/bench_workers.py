@@ -1,0 +1,291 @@
+"""Where analysis runs, measured in one run: the service as it was (analysis threads inside the API
+process, git revision ``--baseline``) against this checkout (worker processes), and what a local
+Ray instance alone costs before it runs anything.
+
+For each service variant, on this machine: ``shirong serve`` on a fresh SQLite database with 4
+cameras on one loopback RTSP stream (a still street photo with rubbish bags, 5 fps H.264): the
+seconds to /health, to all 4 cameras analysing, the memory of the service's process tree (RSS and
+USS) once they run, and the latency of ``GET /tickets`` (p50/p95, sequential) while the cameras
+and a dashcam job (workzone/boston.mp4) run.
+
+    .venv/bin/python scripts/bench_workers.py --baseline c668146 --out docs/benchmarks/workers.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SHIRONG_SHARED", REPO.parent / "shared"))
+PHOTO = SHARED / "data" / "trashbags" / "images" / "-2023-11-30-170152_png.jpg"
+DASHCAM = SHARED / "videos" / "workzone" / "boston.mp4"
+CAMERAS = 4
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait(what: str, timeout_s: float, check: Callable[[], Any]) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if value := check():
+                return value
+        except (httpx.HTTPError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.1)
+
+
+class Stream:
+    """rtsp-server-perl with an ffmpeg publisher looping a clip, on loopback."""
+
+    def __init__(self, clip: Path, work: Path) -> None:
+        self.viewer, self.source = free_port(), free_port()
+        server = [shutil.which("rtsp-server-perl") or "rtsp-server-perl"]
+        server += ["--clientport", str(self.viewer), "--serverport", str(self.source)]
+        server += ["--rtp_start_port", str(32000 + os.getpid() % 1000 * 20)]
+        server += ["--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1"]
+        log = (work / "rtsp.log").open("wb")
+        self.procs = [subprocess.Popen(server, stdout=log, stderr=log)]
+        wait("the RTSP server", 30, lambda: _open(self.source))
+        publish = ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1"]
+        publish += ["-i", str(clip), "-c", "copy", "-an", "-rtsp_transport", "udp"]
+        publish += ["-f", "rtsp", f"rtsp://127.0.0.1:{self.source}/cam"]
+        self.procs.append(subprocess.Popen(publish, stdout=log, stderr=log))
+        time.sleep(2.0)
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.viewer}/cam"
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def tree_memory(pid: int) -> tuple[float, float]:
+    """(RSS, USS) in MB of a process and all its descendants."""
+    root = psutil.Process(pid)
+    rss = uss = 0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            info = proc.memory_full_info()
+        except psutil.NoSuchProcess:
+            continue
+        rss, uss = rss + info.rss, uss + info.uss
+    return rss / 2**20, uss / 2**20
+
+
+def run_service(name: str, code: Path, stream_url: str, work: Path) -> dict[str, Any]:
+    data = work / name
+    data.mkdir()
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(code),
+        "YOLO_OFFLINE": "1",
+        "SHIRONG_ENV": "development",
+        "SHIRONG_DATABASE_URL": f"sqlite:///{data}/shirong.db",
+        "SHIRONG_EVIDENCE_ROOT": str(data / "evidence"),
+        "SHIRONG_CAMERA_FPS": "1",
+    }
+    python = sys.executable
+    seeded = subprocess.run(
+        [python, "-m", "serving.cli", "seed-demo"],
+        env=env,
+        cwd=code,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    password = re.search(r"demo-admin\s+(\S+)", seeded)
+    assert password, seeded
+    log = (data / "serve.log").open("wb")
+    started = time.monotonic()
+    service = subprocess.Popen(
+        [python, "-m", "serving.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=code,
+        stdout=log,
+        stderr=log,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            wait("/health", 120, lambda: client.get("/health").status_code == 200)
+            health_s = time.monotonic() - started
+            form = {"username": "demo-admin", "password": password.group(1)}
+            token = client.post("/auth/login", data=form).json()["access_token"]
+            client.headers["Authorization"] = f"Bearer {token}"
+            ids = [_camera(client, i, stream_url) for i in range(CAMERAS)]
+            wait("4 cameras analysing", 180, lambda: all(_frames(client, i) > 0 for i in ids))
+            cameras_s = time.monotonic() - started
+            time.sleep(10)
+            rss, uss = tree_memory(service.pid)
+            files = {"file": (DASHCAM.name, DASHCAM.read_bytes(), "video/mp4")}
+            job = client.post("/ingest/videos", files=files).json()
+            wait("the job to run", 120, lambda: client.get(f"/jobs/{job['id']}").json()["frames"])
+            latencies = _latencies(client, seconds=20.0)
+            frames = sum(_frames(client, i) for i in ids)
+            job_state = client.get(f"/jobs/{job['id']}").json()
+    finally:
+        service.send_signal(signal.SIGINT)
+        try:
+            service.wait(60)
+        except subprocess.TimeoutExpired:
+            service.kill()
+    return {
+        "variant": name,
+        "health_s": round(health_s, 2),
+        "cameras_s": round(cameras_s, 2),
+        "rss_mb": round(rss),
+        "uss_mb": round(uss),
+        "tickets_p50_ms": round(statistics.median(latencies), 1),
+        "tickets_p95_ms": round(statistics.quantiles(latencies, n=20)[18], 1),
+        "requests": len(latencies),
+        "camera_frames": frames,
+        "job_frames": job_state["frames"],
+    }
+
+
+def _camera(client: httpx.Client, index: int, url: str) -> int:
+    body = {"code": f"bench-{index}", "stream_url": url, "rtsp_transport": "udp", "config": {}}
+    response = client.post("/cameras", json=body)
+    response.raise_for_status()
+    return int(response.json()["id"])
+
+
+def _frames(client: httpx.Client, camera_id: int) -> int:
+    return int(client.get(f"/cameras/{camera_id}/status").json()["frames_analysed"])
+
+
+def _latencies(client: httpx.Client, seconds: float) -> list[float]:
+    found = []
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        start = time.perf_counter()
+        client.get("/tickets").raise_for_status()
+        found.append((time.perf_counter() - start) * 1000)
+    return found
+
+
+def ray_local() -> dict[str, Any]:
+    """A local Ray instance alone: ``ray.init`` plus 4 idle actors, and its daemons' memory."""
+    script = """
+import json, os, time, psutil
+t = time.monotonic()
+import ray
+ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+@ray.remote(num_cpus=0.25)
+class A:
+    def ping(self): return os.getpid()
+pids = ray.get([a.ping.remote() for a in [A.remote() for _ in range(4)]])
+ready = time.monotonic() - t
+rss = uss = 0
+for p in psutil.process_iter():
+    try:
+        line = " ".join(p.cmdline())
+        if p.pid == os.getpid() or "ray" in line:
+            info = p.memory_full_info(); rss += info.rss; uss += info.uss
+    except Exception:
+        pass
+print(json.dumps({"variant": "ray local (4 idle actors)", "cameras_s": round(ready, 2),
+                  "rss_mb": round(rss / 2**20), "uss_mb": round(uss / 2**20)}))
+ray.shutdown()
+"""
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline", default="c668146", help="revision with in-process threads")
+    parser.add_argument("--out", type=Path, help="write the Markdown table here")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    from serving.demo import build_clip
+
+    with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
+        work = Path(tmp)
+        clip = build_clip([PHOTO], work / "bags.mp4", seconds_each=8.0, fps=5)
+        baseline = work / "baseline"
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", str(baseline), args.baseline],
+            check=True,
+            capture_output=True,
+        )
+        stream = Stream(clip, work)
+        try:
+            rows = [
+                run_service(f"threads in the API ({args.baseline})", baseline, stream.url, work),
+                run_service("worker processes (this checkout)", REPO, stream.url, work),
+                ray_local(),
+            ]
+        finally:
+            stream.close()
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(baseline)])
+    table = _table(rows)
+    print(table)
+    if args.out:
+        args.out.write_text(table, encoding="utf-8")
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    keys = [
+        "health_s",
+        "cameras_s",
+        "rss_mb",
+        "uss_mb",
+        "tickets_p50_ms",
+        "tickets_p95_ms",
+        "requests",
+        "camera_frames",
+        "job_frames",
+    ]
+    lines = ["| variant | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for row in rows:
+        lines.append(
+            f"| {row['variant']} | " + " | ".join(str(row.get(k, "")) for k in keys) + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
