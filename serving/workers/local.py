@@ -1,6 +1,6 @@
 """Worker processes on this machine (the default): ``multiprocessing`` (spawn) children, one per
 camera and per dashcam job, and a pool for photos. Each is killed with SIGKILL if it does not
-stop on SIGTERM, and dies with the service (PR_SET_PDEATHSIG)."""
+stop on SIGTERM, and ends by itself once the service is gone (it polls its parent pid)."""
 
 from __future__ import annotations
 

@@ -3,11 +3,11 @@ such process does first: die with its parent, and log like the service."""
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
+import os
 import signal
 import threading
+import time
 from datetime import datetime
 from types import FrameType
 
@@ -20,14 +20,22 @@ from serving.workers.context import check_store, context
 
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
+_ORPHAN_CHECK_S = 1.0
 
 
 def _die_with_parent() -> None:
     """A local worker must not outlive the service that started it (it would watch its camera
-    twice once the service is back); Linux only, elsewhere a no-op."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    twice once the service is back). Checked by polling the parent pid: PR_SET_PDEATHSIG would
+    fire when the *thread* that started us ends, and request threads come and go."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_ORPHAN_CHECK_S)
+        log.warning("the service (pid %d) is gone; this worker ends", parent)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="orphan-check", daemon=True).start()
 
 
 def _stop_on_sigterm() -> threading.Event:

@@ -3,6 +3,7 @@ at most every few seconds of source time; the final state is never lost."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -72,12 +73,14 @@ def config(analysis: Analysis) -> Any:
 
 @contextmanager
 def commits(api: Api) -> Iterator[list[int]]:
-    """Commits on the service's engine inside the block."""
+    """Commits on the service's engine inside the block, by this thread (the analysis runs here;
+    the service's own periodic workers commit now and then too)."""
     engine: Engine = api.services.sessions.kw["bind"]
     counts = [0]
+    me = threading.get_ident()
 
     def count(_: Any) -> None:
-        counts[0] += 1
+        counts[0] += threading.get_ident() == me
 
     event.listen(engine, "commit", count)
     try:

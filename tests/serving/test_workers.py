@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -244,3 +246,40 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+ORPHAN = """
+import sys, time
+from pathlib import Path
+from serving.config import Settings
+from serving.db.models import Camera
+from serving.db.session import make_engine, make_session_factory
+from serving.migrations import upgrade
+from serving.workers.local import LocalBackend
+root = Path(sys.argv[1])
+url = f"sqlite:///{root}/shirong.db"
+upgrade(url)
+with make_session_factory(make_engine(url))() as session:
+    session.add(Camera(code="cam-orphan", stream_url="rtsp://127.0.0.1:9/x", config={}))
+    session.commit()
+settings = Settings(env="test", database_url=url, evidence_root=root / "ev", secret_key="k" * 32)
+process = LocalBackend(settings).start_camera(1).process
+print(process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_workers_end_when_the_service_is_killed(tmp_path: Path) -> None:
+    service = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert service.stdout is not None
+        worker = psutil.Process(int(service.stdout.readline()))
+        assert worker.is_running()
+        service.kill()  # SIGKILL: no clean-up code of the service runs
+        service.wait(10)
+        worker.wait(10)  # reparented to init, which reaps it
+    finally:
+        service.kill()
+    assert not worker.is_running()
