@@ -68,6 +68,13 @@ def subset(data_yaml: Path, cls: str, n: int, seed: int, out: Path) -> Path:
     return out / "data.yaml"
 
 
+def capped(counts: Sequence[int], available: int) -> list[int]:
+    """The counts a class can have: those below its train images, then all of them once a count
+    asks for more (traffic_cone has 172: 25, 50, 100 and 172 for 25-200)."""
+    below = [n for n in counts if n < available]
+    return [*below, available] if len(below) < len(counts) else below
+
+
 def _cpu_seconds() -> float:
     own, children = (
         resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
@@ -103,12 +110,13 @@ def study(
     out: Path,
 ) -> list[Point]:
     """Every (class, count, seed) point, saved to ``out`` (JSON) after each one; points already
-    in ``out`` are kept, so a study cut off by a session's end continues where it stopped."""
+    in ``out`` are kept, so a study cut off by a session's end continues where it stopped.
+    Counts are ``capped`` by each class's train images."""
     done = load_points(out)
     have = {(p.cls, p.images, p.seed) for p in done}
     points = list(done)
     for cls in classes:
-        for n in counts:
+        for n in capped(counts, len(images_with(data_yaml, "train", cls))):
             for seed in seeds:
                 if (cls, n, seed) in have:
                     continue

@@ -15,7 +15,15 @@ from detection.data.recipe import build_recipe
 from detection.errors import InputError
 from detection.train.config import TrainConfig
 from detection.train.evaluate import split_images
-from detection.train.learning_curve import Point, images_with, load_points, point, study, subset
+from detection.train.learning_curve import (
+    Point,
+    capped,
+    images_with,
+    load_points,
+    point,
+    study,
+    subset,
+)
 from tests.conftest import COCO_PT, tiny_train_config, v1_slice_recipe
 
 
@@ -90,3 +98,18 @@ def test_a_study_continues_from_its_saved_points(tmp_path: Path) -> None:
     out.write_text('[{"cls": 1}]')
     with pytest.raises(InputError, match=r"curve\.json: not a learning-curve result file"):
         load_points(out)
+
+
+@pytest.mark.parametrize(
+    ("counts", "available", "expected"),
+    [
+        ([25, 50, 100, 200], 472, [25, 50, 100, 200]),
+        ([25, 50, 100, 200], 172, [25, 50, 100, 172]),  # traffic_cone in v2: all of them last
+        ([25, 50, 100, 200], 100, [25, 50, 100]),
+        ([25, 50], 10, [10]),
+    ],
+)
+def test_counts_are_capped_by_the_images_a_class_has(
+    counts: list[int], available: int, expected: list[int]
+) -> None:
+    assert capped(counts, available) == expected
