@@ -264,7 +264,21 @@ def main() -> None:
     table = _table(rows)
     print(table)
     if args.out:
-        args.out.write_text(table, encoding="utf-8")
+        args.out.write_text(HEADER.format(baseline=args.baseline) + table, encoding="utf-8")
+
+
+HEADER = """# Where analysis runs: threads in the API vs worker processes vs a local Ray
+
+`scripts/bench_workers.py --baseline {baseline}`, one run on the project's 2-core machine. Each
+service variant: fresh SQLite, 4 cameras at 1 fps on one loopback RTSP stream, then a dashcam job
+(workzone/boston.mp4, 31 frames at 2 fps: it ends within the latency window). `health_s` and
+`cameras_s` count from launching `shirong serve`; memory is the service's whole process tree
+10 s after the cameras run; `GET /tickets` is timed sequentially for 20 s on an empty ticket
+table (the figure is the API's responsiveness under analysis load, not query cost).
+`camera_frames` is the sum over the 4 cameras at the end. The Ray row is `ray.init` plus 4 idle
+actors, no service.
+
+"""
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
