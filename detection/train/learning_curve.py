@@ -116,6 +116,8 @@ def study(
     have = {(p.cls, p.images, p.seed) for p in done}
     points = list(done)
     for cls in classes:
+        if all((cls, n, seed) in have for n in counts for seed in seeds):
+            continue  # done: the dataset need not even be there
         for n in capped(counts, len(images_with(data_yaml, "train", cls))):
             for seed in seeds:
                 if (cls, n, seed) in have:
