@@ -90,17 +90,16 @@ class CameraRun:
         return 0
 
     def _begin(self) -> Camera:
+        """Count this start (before anything can fail, so a crash is this start's) and read the
+        camera and the counters a restart carries on from."""
         with self.ctx.sessions() as session:
-            camera_runtime.begin(session, self.camera_id, worker_name())
-        check_store(self.ctx.settings.evidence_root)  # written evidence must reach reviewers
-        with self.ctx.sessions() as session:
+            row = camera_runtime.begin(session, self.camera_id, worker_name())
+            self._base_frames, self._crashes = row.frames_analysed, row.crashes_in_a_row
             camera = session.get(Camera, self.camera_id)
             if camera is None:
                 raise LookupError(f"camera {self.camera_id} no longer exists")
             session.expunge(camera)
-            row = camera_runtime.get(session, self.camera_id)
-            assert row is not None
-            self._base_frames, self._crashes = row.frames_analysed, row.crashes_in_a_row
+        check_store(self.ctx.settings.evidence_root)  # written evidence must reach reviewers
         return camera
 
     def _back_off(self) -> None:

@@ -13,7 +13,6 @@ from types import FrameType
 
 from detection.errors import StoreError
 from serving.config import Settings
-from serving.db.models import Job, JobStatus
 from serving.services import jobs, photos
 from serving.workers.camera import CameraRun
 from serving.workers.context import check_store, context
@@ -67,25 +66,18 @@ def job_process(settings: Settings, job_id: int) -> None:
     run_job(settings, job_id, stop)
 
 
-def run_job(settings: Settings, job_id: int, stop: threading.Event | None = None) -> str:
-    """Analyse one job to its end state, in whatever process this is; the status it ended in."""
+def run_job(settings: Settings, job_id: int, stop: threading.Event | None = None) -> None:
+    """Analyse one job to its end state (stored in its row), in whatever process this is."""
     ctx = context(settings)
     try:
         check_store(settings.evidence_root)
     except StoreError as exc:
         jobs.fail(ctx.sessions, job_id, str(exc))
-        return JobStatus.FAILED.value
+        return
+    folder = jobs.video_folder(settings)
     jobs.analyse(
-        ctx.sessions,
-        ctx.analysis,
-        jobs.video_folder(settings),
-        settings.video_fps,
-        job_id,
-        stop or threading.Event(),
+        ctx.sessions, ctx.analysis, folder, settings.video_fps, job_id, stop or threading.Event()
     )
-    with ctx.sessions() as session:
-        job = session.get(Job, job_id)
-        return job.status if job is not None else JobStatus.FAILED.value
 
 
 def photo_init(settings: Settings) -> None:

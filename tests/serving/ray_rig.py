@@ -8,7 +8,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.detection.capture.capture_helpers import free_tcp_port, wait_until
+from tests.detection.capture.capture_helpers import free_tcp_port, port_open, wait_until
 
 RAY = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
 # Token auth off on every process: a stale ~/.ray/auth_token from a local ray.init elsewhere
@@ -49,7 +48,7 @@ class RayRig:
     def start(self) -> None:
         head = [f"--port={self.port}", "--head", "--include-dashboard=false"]
         self._start("head", *head, f"--temp-dir={self.temp}", "--disable-usage-stats")
-        wait_until(lambda: _port_open(self.port), 60, "the Ray head to listen")
+        wait_until(lambda: port_open(self.port), 60, "the Ray head to listen")
         self._start("node2", f"--address={self.address}")
 
     def wait_for_nodes(self, ray: Any, count: int, timeout_s: float = 90) -> None:
@@ -69,14 +68,6 @@ class RayRig:
             self.kill(name)
         time.sleep(0.5)
         shutil.rmtree(self.temp, ignore_errors=True)
-
-
-def _port_open(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 def node_ids(ray: Any) -> tuple[str, str]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,10 +22,18 @@ from serving.db.models import CameraRuntime
 from serving.workers.context import STORE_MARK
 from tests.conftest import COCO_INT8
 from tests.serving.conftest import Api, emptied, make_settings, png_bytes, wait_for_camera
-from tests.serving.test_cameras import camera_body
+from tests.serving.test_cameras import camera_body, closed_port
 from tests.serving.test_ingest import post_photos, post_video, wait_for_job, write_video
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
+
+
+def _on_sqlite(template: Path, root: Path, **overrides: Any) -> Any:
+    """Settings on a copy of the migrated SQLite template, with the COCO stand-in model."""
+    (root / "shirong.db").write_bytes(template.read_bytes())
+    return make_settings(
+        f"sqlite:///{root / 'shirong.db'}", root, model_path=COCO_INT8, **overrides
+    )
 
 
 def _client(settings: Any) -> Iterator[Api]:
@@ -38,11 +44,9 @@ def _client(settings: Any) -> Iterator[Api]:
 @pytest.fixture
 def watched(sqlite_template: Path, tmp_path: Path) -> Iterator[Api]:
     """Cameras on, with a watchdog quick enough for a test (3 s silence is a hang)."""
-    (tmp_path / "shirong.db").write_bytes(sqlite_template.read_bytes())
-    settings = make_settings(
-        f"sqlite:///{tmp_path / 'shirong.db'}",
+    settings = _on_sqlite(
+        sqlite_template,
         tmp_path,
-        model_path=COCO_INT8,
         camera_workers=True,
         camera_heartbeat_s=0.3,
         camera_hang_s=3.0,
@@ -87,11 +91,9 @@ def test_a_crashed_camera_worker_is_restarted_with_the_cause(
 
 
 def test_a_leaking_camera_worker_is_restarted(sqlite_template: Path, tmp_path: Path) -> None:
-    (tmp_path / "shirong.db").write_bytes(sqlite_template.read_bytes())
-    settings = make_settings(
-        f"sqlite:///{tmp_path / 'shirong.db'}",
+    settings = _on_sqlite(
+        sqlite_template,
         tmp_path,
-        model_path=COCO_INT8,
         camera_workers=True,
         camera_heartbeat_s=0.3,
         camera_restart_s=0.1,
@@ -173,11 +175,9 @@ def _until(check: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
 
 @pytest.fixture
 def jobs_api(sqlite_template: Path, tmp_path: Path) -> Iterator[Api]:
-    (tmp_path / "shirong.db").write_bytes(sqlite_template.read_bytes())
-    settings = make_settings(
-        f"sqlite:///{tmp_path / 'shirong.db'}",
+    settings = _on_sqlite(
+        sqlite_template,
         tmp_path,
-        model_path=COCO_INT8,
         video_fps=8.0,
         job_max_attempts=2,
     )
@@ -227,7 +227,7 @@ def test_an_unreachable_ray_address_is_shown_and_the_api_stays_up(
     database: str, postgres_database: str | None, tmp_path: Path
 ) -> None:
     url = emptied(postgres_database)
-    closed = f"127.0.0.1:{_closed_port()}"
+    closed = f"127.0.0.1:{closed_port()}"
     settings = make_settings(url, tmp_path, ray_address=closed, camera_workers=True)
     for api in _client(settings):
         camera_id = api.ok("POST", "/cameras", json=camera_body(enabled=True))["id"]
@@ -238,48 +238,3 @@ def test_an_unreachable_ray_address_is_shown_and_the_api_stays_up(
         assert photo.status_code == 503, photo.text
         assert photo.json()["code"] == "workers_unavailable"
         assert api.ok("GET", "/health")["status"] == "ok"
-
-
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-ORPHAN = """
-import sys, time
-from pathlib import Path
-from serving.config import Settings
-from serving.db.models import Camera
-from serving.db.session import make_engine, make_session_factory
-from serving.migrations import upgrade
-from serving.workers.local import LocalBackend
-root = Path(sys.argv[1])
-url = f"sqlite:///{root}/shirong.db"
-upgrade(url)
-with make_session_factory(make_engine(url))() as session:
-    session.add(Camera(code="cam-orphan", stream_url="rtsp://127.0.0.1:9/x", config={}))
-    session.commit()
-settings = Settings(env="test", database_url=url, evidence_root=root / "ev", secret_key="k" * 32)
-process = LocalBackend(settings).start_camera(1).process
-print(process.pid, flush=True)
-time.sleep(600)
-"""
-
-
-def test_workers_end_when_the_service_is_killed(tmp_path: Path) -> None:
-    service = subprocess.Popen(
-        [sys.executable, "-c", ORPHAN, str(tmp_path)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert service.stdout is not None
-        worker = psutil.Process(int(service.stdout.readline()))
-        assert worker.is_running()
-        service.kill()  # SIGKILL: no clean-up code of the service runs
-        service.wait(10)
-        worker.wait(10)  # reparented to init, which reaps it
-    finally:
-        service.kill()
-    assert not worker.is_running()
