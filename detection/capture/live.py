@@ -2,17 +2,18 @@
 
 Three threads' worth of roles, one lock:
 
-* a *worker* per connection opens the stream and reads frames into a one-frame slot (a newer frame
-  replaces an untaken one, which counts as dropped: a slow consumer sees fresh frames, never a
-  backlog);
+* a *worker* per connection opens the stream (PyAV, :mod:`detection.capture.decode`) and puts
+  frames into a one-frame slot (a newer frame replaces an untaken one, which counts as dropped: a
+  slow consumer sees fresh frames, never a backlog). With ``fps`` set it decodes and converts only
+  frames that are due (see ``LiveConfig.decode``);
 * the *supervisor* owns the connection life cycle: it starts workers, and from outside the blocking
-  ``read()`` watches for "no new frame for ``stall_timeout_s``". OpenCV's read timeout covers most
-  dead streams, but a ``read()`` stuck inside FFmpeg cannot be interrupted or safely released from
-  another thread, so a stalled worker is *abandoned* (its frames are ignored and it releases its own
-  capture whenever ``read()`` returns) and a fresh connection is opened after an exponential,
+  read watches for "no new packet for ``stall_timeout_s``". FFmpeg's read timeout covers most dead
+  streams, but a read stuck inside FFmpeg cannot be interrupted or safely closed from another
+  thread, so a stalled worker is *abandoned* (its frames are ignored and it closes its own
+  connection whenever the read returns) and a fresh connection is opened after an exponential,
   jittered backoff;
-* the *consumer* iterates, optionally rate-limited to ``fps``, and keeps waiting across outages
-  until the source is closed or gives up.
+* the *consumer* iterates over the frames the worker lets through (at most ``fps``) and keeps
+  waiting across outages until the source is closed or gives up.
 
 Every message names the stream by its redacted URL only.
 """
@@ -30,14 +31,13 @@ from enum import StrEnum
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from detection.capture.base import FrameSource
-from detection.capture.opencv import as_bgr, ffmpeg_options, open_capture
-from detection.capture.redact import redact_text, redact_url
+from detection.capture.decode import DecodeMode, StreamOpenError, StreamReader
+from detection.capture.redact import redact_url
 from detection.core import Frame, FrameMeta
 from detection.errors import SourceError
 
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 _MAX_BACKOFF_EXPONENT = 64  # factor**attempt stays finite; the cap applies long before
-_EPS = 1e-6  # float slack when comparing timestamps
 _JOIN_TIMEOUT_S = 2.0  # close() waits this long for threads; a stuck read() is left to finish
 
 
@@ -98,15 +97,14 @@ class LiveConfig(BaseModel):
         10.0,
         gt=0,
         le=300,
-        description="Timeout of the TCP reachability probe and of OpenCV's open "
-        "(CAP_PROP_OPEN_TIMEOUT_MSEC).",
+        description="Timeout of the TCP reachability probe and of FFmpeg's open.",
     )
     read_timeout_s: float = Field(
         5.0,
         gt=0,
         le=300,
-        description="OpenCV's read timeout (CAP_PROP_READ_TIMEOUT_MSEC): a read waiting longer "
-        "fails and the stream is reopened.",
+        description="FFmpeg's read timeout: a read waiting longer fails and the stream is "
+        "reopened.",
     )
     stall_timeout_s: float = Field(
         10.0,
@@ -128,7 +126,13 @@ class LiveConfig(BaseModel):
         "False starts offline and keeps retrying (a service starting before its camera).",
     )
     rtsp_transport: Literal["tcp", "udp"] = Field(
-        "tcp", description="RTP transport for rtsp:// URLs (OpenCV's default is tcp)."
+        "tcp", description="RTP transport for rtsp:// URLs."
+    )
+    decode: DecodeMode = Field(
+        DecodeMode.AUTO,
+        description="Which frames are decoded when fps is set: 'keyframes' only (a tenth of the "
+        "CPU, needs a keyframe interval no longer than 1/fps), 'all', or 'auto' (keyframes while "
+        "the stream's keyframe interval allows fps, else all, with a warning).",
     )
     ffmpeg_options: dict[str, str] = Field(
         default_factory=dict,
@@ -163,6 +167,21 @@ class StreamStatus(BaseModel):
     frames_dropped: int = Field(ge=0, description="Frames replaced by newer ones before use.")
     reconnects: int = Field(ge=0, description="Successful reconnections after the first one.")
     last_error: str | None = Field(description="Why the stream last went offline (redacted).")
+    decode: DecodeMode | None = Field(
+        None, description="Decoding in effect on the current connection: all or keyframes."
+    )
+    keyframe_interval_s: float | None = Field(
+        None, ge=0, description="Measured time between keyframes (the GOP), when known."
+    )
+    warning: str | None = Field(
+        None, description="Why decoding differs from the configured mode, if it does."
+    )
+    resolution: tuple[int, int] | None = Field(
+        None, description="Width, height of the newest frame."
+    )
+    resolution_changes: int = Field(
+        0, ge=0, description="Times the stream changed resolution since opening."
+    )
     stuck_readers: int = Field(
         0,
         ge=0,
@@ -174,8 +193,9 @@ class StreamStatus(BaseModel):
 class LiveSource(FrameSource):
     """An RTSP/HTTP stream read by a background thread; see the module docstring.
 
-    ``frame_index`` counts frames read since opening (across reconnects, so gaps mean dropped
-    frames), ``pts`` is seconds since opening and ``wall_time`` the clock when the frame was read.
+    ``frame_index`` counts frames received since opening (across reconnects, so gaps mean skipped
+    or dropped frames), ``pts`` is seconds since opening and ``wall_time`` the clock when the frame
+    was decoded.
     Poll :meth:`status` for health.
     """
 
@@ -194,9 +214,7 @@ class LiveSource(FrameSource):
             raise ValueError(f"fps must be a positive number, got {fps}")
         self.config = config or LiveConfig()
         self._url = url
-        self._options = ffmpeg_options(self._demuxer_options())
         self._interval = 1.0 / fps if fps else 0.0
-        self._due_pts = 0.0  # rate limit: earliest pts the next returned frame may have
         self._rng = random.Random()
         self._t0 = time.monotonic()
         self._stop = threading.Event()
@@ -215,6 +233,9 @@ class LiveSource(FrameSource):
         self._offline_since: datetime | None = None
         self._last_error: str | None = None
         self._failure: SourceError | None = None
+        self._reader: StreamReader | None = None
+        self._size: tuple[int, int] | None = None
+        self._resolution_changes = 0
         self._worker: threading.Thread | None = None
         self._abandoned: list[threading.Thread] = []
         self._supervisor = threading.Thread(
@@ -227,7 +248,7 @@ class LiveSource(FrameSource):
     # -- consumer side -------------------------------------------------------------------------
 
     def __next__(self) -> Frame:
-        """The newest frame not yet returned, at least ``1/fps`` after the previous one.
+        """The newest frame not yet returned (the worker keeps them at least ``1/fps`` apart).
 
         Blocks across outages until frames come back, the source is closed (StopIteration) or it
         gives up (SourceError).
@@ -240,11 +261,11 @@ class LiveSource(FrameSource):
             if self._stop.is_set() or frame is None:
                 raise StopIteration
             self._taken_seq = self._latest_seq
-            self._due_pts = frame.meta.pts + self._interval
         return frame
 
     def status(self) -> StreamStatus:
         with self._cond:
+            reader = self._reader
             return StreamStatus(
                 source_id=self.source_id,
                 uri=self.uri,
@@ -255,6 +276,11 @@ class LiveSource(FrameSource):
                 frames_dropped=self._frames_dropped,
                 reconnects=self._reconnects,
                 last_error=self._last_error,
+                decode=reader.mode if reader else None,
+                keyframe_interval_s=reader.gop_s if reader else None,
+                warning=reader.warning if reader else None,
+                resolution=self._size,
+                resolution_changes=self._resolution_changes,
                 stuck_readers=sum(t.is_alive() for t in self._abandoned),
             )
 
@@ -269,11 +295,11 @@ class LiveSource(FrameSource):
                 thread.join(_JOIN_TIMEOUT_S)
 
     def _due_frame(self) -> Frame | None:
-        """The slot's frame if it is new and due; caller holds ``_cond``."""
-        frame = self._latest
-        if frame is None or self._latest_seq == self._taken_seq:
+        """The slot's frame if it is new (the worker only puts due frames there); caller holds
+        ``_cond``."""
+        if self._latest is None or self._latest_seq == self._taken_seq:
             return None
-        return frame if frame.meta.pts + _EPS >= self._due_pts else None
+        return self._latest
 
     def _await_first_connection(self) -> None:
         # Longer than the watchdog's connect deadline, which ends every attempt before this.
@@ -380,35 +406,57 @@ class LiveSource(FrameSource):
     # -- worker --------------------------------------------------------------------------------
 
     def _read_stream(self, generation: int) -> None:
-        cap: cv2.VideoCapture | None = None
+        reader: StreamReader | None = None
         try:
             error = probe(self._url, self.config.open_timeout_s)
             if error is None:
-                cap = open_capture(self._url, self._capture_params(), self._options)
-                error = self._pump(cap, generation) if cap.isOpened() else _NOT_OPENED
-        except cv2.error as exc:
-            error = f"OpenCV error: {redact_text(str(exc))}"
+                reader = self._open_reader()
+                error = self._pump(reader, generation)
+        except StreamOpenError as exc:
+            error = f"the server answered but the stream did not open: {exc}"
         finally:
-            if cap is not None:
-                cap.release()
+            if reader is not None:
+                reader.close()
         if error is not None:
             with self._cond:
                 if generation == self._generation:
                     self._ended = (generation, error)
                     self._cond.notify_all()
 
-    def _pump(self, cap: cv2.VideoCapture, generation: int) -> str | None:
+    def _open_reader(self) -> StreamReader:
+        cfg = self.config
+        reader = StreamReader(
+            self._url,
+            mode=cfg.decode,
+            interval_s=self._interval,
+            open_timeout_s=cfg.open_timeout_s,
+            read_timeout_s=cfg.read_timeout_s,
+            options=self._demuxer_options(),
+        )
+        with self._cond:
+            self._reader = reader
+        return reader
+
+    def _pump(self, reader: StreamReader, generation: int) -> str | None:
         """Read until failure (returns why) or until abandoned/closed (returns None)."""
-        while not self._stop.is_set():
-            ok, image = cap.read()
-            if not ok or image is None:
-                return (
-                    f"no frame within the read timeout ({self.config.read_timeout_s:g} s) "
-                    "or the stream ended"
-                )
-            if not self._publish(generation, as_bgr(image)):
+        for packet in reader.packets():
+            if not self._received(generation):
                 return None
-        return None
+            image = reader.image(packet)
+            if image is not None and not self._publish(generation, image):
+                return None
+        return None if self._stop.is_set() else reader.ended_error()
+
+    def _received(self, generation: int) -> bool:
+        """A packet arrived (the stream is alive); False once this worker is abandoned."""
+        with self._cond:
+            if generation != self._generation or self._stop.is_set():
+                return False
+            if self._conn_frame_mono is None:
+                self._mark_online()
+            self._conn_frame_mono = time.monotonic()
+            self._frames_read += 1
+            return True
 
     def _publish(self, generation: int, image: npt.NDArray[np.uint8]) -> bool:
         """Put a frame in the slot; False once this worker is abandoned or the source closed."""
@@ -416,39 +464,38 @@ class LiveSource(FrameSource):
         with self._cond:
             if generation != self._generation or self._stop.is_set():
                 return False
-            if self._conn_frame_mono is None:
-                self._mark_online()
-            self._conn_frame_mono = now
             wall_time = datetime.now(UTC)
             height, width = image.shape[:2]
+            self._note_size(width, height)
             meta = FrameMeta(
-                self.source_id, self._frames_read, now - self._t0, wall_time, width, height
+                self.source_id, self._frames_read - 1, now - self._t0, wall_time, width, height
             )
             if self._latest_seq > self._taken_seq:
                 self._frames_dropped += 1
             self._latest = Frame(image, meta)
             self._latest_seq += 1
-            self._frames_read += 1
             self._last_frame_time = wall_time
             self._cond.notify_all()
         return True
 
+    def _note_size(self, width: int, height: int) -> None:
+        """Warn when a camera changes resolution mid-stream; caller holds ``_cond``."""
+        if self._size is not None and self._size != (width, height):
+            self._resolution_changes += 1
+            old = "x".join(map(str, self._size))
+            log.warning(
+                "live stream %s: resolution changed from %s to %dx%d", self.uri, old, width, height
+            )
+        self._size = (width, height)
+
     def _mark_online(self) -> None:
-        """First frame of a connection; caller holds ``_cond``."""
+        """First packet of a connection; caller holds ``_cond``."""
         if self._ever_online:
             self._reconnects += 1
         self._ever_online = True
         self._state = StreamState.ONLINE
         self._offline_since = None
         log.info("live stream %s online", self.uri)
-
-    def _capture_params(self) -> list[int]:
-        return [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-            round(self.config.open_timeout_s * 1000),
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-            round(self.config.read_timeout_s * 1000),
-        ]
 
     def _demuxer_options(self) -> dict[str, str]:
         scheme = urlsplit(self._url).scheme.lower()
@@ -470,9 +517,3 @@ def probe(url: str, timeout_s: float) -> str | None:
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         return f"cannot reach {host}:{port}: {reason}"
-
-
-_NOT_OPENED = (
-    "the server answered but the stream did not open (wrong path or credentials, unsupported "
-    "codec, or the other rtsp_transport is needed)"
-)

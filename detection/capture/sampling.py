@@ -13,7 +13,8 @@ class FpsSampler:
     """Decides per frame timestamp whether to keep it so that the kept frames run at about ``fps``.
 
     Due times advance by exactly ``1/fps`` (no drift: a 25 fps video sampled at 10 fps keeps 10
-    frames a second, not every third frame), and re-synchronise after a gap in the timestamps.
+    frames a second, not every third frame), and re-synchronise after a gap in the timestamps or
+    when they jump back.
     ``fps=None`` keeps every frame.
     """
 
@@ -24,13 +25,18 @@ class FpsSampler:
         self._interval = 0.0 if fps is None else 1.0 / fps
         self._due = -math.inf
 
-    def keep(self, pts: float) -> bool:
-        """True when the frame at ``pts`` seconds should be kept (call once per frame, in order)."""
+    def keep(self, pts: float, early_s: float = 0.0) -> bool:
+        """True when the frame at ``pts`` seconds should be kept (call once per frame, in order).
+
+        ``early_s`` keeps a frame up to that much before its due time (frames that come rarely,
+        such as keyframes, would otherwise miss by a hair and wait a whole interval).
+        """
         if self.fps is None:
             return True
-        if pts + _EPS < self._due:
+        rewound = pts < self._due - 2 * self._interval  # a live stream restarted its clock
+        if pts + _EPS + early_s < self._due and not rewound:
             return False
         self._due += self._interval
-        if self._due <= pts:
+        if self._due <= pts or rewound:
             self._due = pts + self._interval
         return True

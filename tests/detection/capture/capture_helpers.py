@@ -34,6 +34,21 @@ def write_video(path: Path, frames: int, fps: float) -> Path:
     return path
 
 
+def encode_pattern(
+    path: Path, *, size: str = "64x48", rate: int = 10, seconds: float = 2, gop: int = 10
+) -> Path:
+    """An H.264 test pattern made by ffmpeg (no B-frames, a keyframe every ``gop`` frames); a
+    ``.ts`` path gets MPEG-TS with in-band headers, so such files can be concatenated."""
+    if not FFMPEG:
+        pytest.skip("needs ffmpeg (scripts/setup.sh installs it)")
+    command = [FFMPEG, "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi"]
+    command += ["-i", f"testsrc=size={size}:rate={rate}", "-t", str(seconds), "-c:v", "libx264"]
+    command += ["-preset", "ultrafast", "-tune", "zerolatency", "-g", str(gop), "-bf", "0"]
+    command += ["-pix_fmt", "yuv420p", str(path)]
+    subprocess.run(command, check=True, timeout=60)
+    return path
+
+
 def write_image(path: Path, value: int = 128) -> Path:
     assert cv2.imwrite(str(path), np.full((SIZE[1], SIZE[0], 3), value, np.uint8))
     return path

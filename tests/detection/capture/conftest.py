@@ -7,14 +7,13 @@ capture_helpers.py for how rtsp-server-perl has to be run.
 from __future__ import annotations
 
 import functools
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from capture_helpers import FFMPEG, RTSP_SERVER, SIZE, RtspRig, write_video
+from capture_helpers import FFMPEG, RTSP_SERVER, RtspRig, encode_pattern, write_video
 
 
 @pytest.fixture
@@ -28,18 +27,7 @@ def h264_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """2 s of 10 fps H.264 test pattern with a key frame every second, made by ffmpeg."""
     if not FFMPEG or not RTSP_SERVER:
         pytest.skip("RTSP tests need ffmpeg and rtsp-server-perl (scripts/setup.sh installs both)")
-    path = tmp_path_factory.mktemp("rtsp") / "pattern.mp4"
-    subprocess.run(
-        [
-            *(FFMPEG, "-nostdin", "-loglevel", "error", "-f", "lavfi"),
-            *("-i", f"testsrc=size={SIZE[0]}x{SIZE[1]}:rate=10", "-t", "2", "-c:v", "libx264"),
-            *("-preset", "ultrafast", "-tune", "zerolatency", "-g", "10", "-pix_fmt", "yuv420p"),
-            str(path),
-        ],
-        check=True,
-        timeout=60,
-    )
-    return path
+    return encode_pattern(tmp_path_factory.mktemp("rtsp") / "pattern.mp4")
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import pytest
 from capture_helpers import RtspRig, wait_until
 
 from detection.capture import LiveSource, StreamState, open_source
+from detection.capture.decode import DecodeMode
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.slow]
 
@@ -53,9 +54,10 @@ def test_frames_arrive_newest_first(rig: RtspRig) -> None:
 
 
 def test_live_fps_limits_the_rate(rig: RtspRig) -> None:
+    """The rate holds in stream time: at 10 fps, frames kept at 2 fps are 5 or more apart."""
     with open_source(rig.url(), fps=2.0, **FAST) as limited:
-        pts = [next(limited).meta.pts for _ in range(3)]
-    assert all(b - a >= 0.5 - 1e-3 for a, b in itertools.pairwise(pts))
+        index = [next(limited).meta.frame_index for _ in range(4)]
+    assert all(b - a >= 5 for a, b in itertools.pairwise(index))
 
 
 def test_publisher_outage_goes_offline_and_recovers(rig: RtspRig) -> None:
@@ -111,3 +113,24 @@ def test_watchdog_reopens_a_reader_stuck_in_read(rig: RtspRig) -> None:
         before = source.status().frames_read
         rig.start_publisher()
         wait_until(lambda: source.status().frames_read > before, OUTAGE_S, "frames to resume")
+
+
+def test_one_frame_a_second_decodes_only_keyframes(rig: RtspRig) -> None:
+    """The rig's stream has a keyframe every second (10 frames): at 1 fps only those decode."""
+    with open_source(rig.url(), fps=1.0, **FAST) as source:
+        frames = [next(source) for _ in range(3)]
+        status = source.status()
+    assert (status.decode, status.warning) == (DecodeMode.KEYFRAMES, None)
+    assert status.keyframe_interval_s == pytest.approx(1.0, abs=0.05)
+    steps = [b.meta.frame_index - a.meta.frame_index for a, b in itertools.pairwise(frames)]
+    assert steps == [10, 10]
+
+
+def test_keyframes_sparser_than_the_rate_fall_back_to_full_decoding(rig: RtspRig) -> None:
+    with open_source(rig.url(), fps=4.0, **FAST) as source:
+        wait_until(lambda: source.status().decode is DecodeMode.ALL, OUTAGE_S, "the GOP check")
+        index = [next(source).meta.frame_index for _ in range(4)]
+        warning = source.status().warning
+    assert warning is not None
+    assert warning.startswith("keyframe interval 1 s is longer than the sampling interval 0.25 s")
+    assert all(b - a in (2, 3) for a, b in itertools.pairwise(index))  # 0.25 s at 10 fps

@@ -44,3 +44,20 @@ def test_float_timestamps_on_the_due_time_count() -> None:
 def test_rejects_non_positive_rates(fps: float) -> None:
     with pytest.raises(ValueError, match="fps must be a positive number"):
         FpsSampler(fps)
+
+
+def test_resynchronises_when_the_clock_jumps_back() -> None:
+    # a live stream restarting its timestamps must not wait for the old clock to come back
+    timestamps = [i / 10 for i in range(30)] + [i / 10 for i in range(12)]
+    assert kept(1.0, timestamps) == pytest.approx([0.0, 1.0, 2.0, 0.0, 1.0])
+
+
+def test_early_frames_within_the_slack_are_kept() -> None:
+    sampler = FpsSampler(1.0)
+    assert [sampler.keep(t, early_s=0.25) for t in (0.0, 0.5, 0.8, 1.7, 1.8)] == [
+        True,
+        False,
+        True,  # due at 1.0, 0.2 s early
+        False,  # due at 2.0: the grid does not move with an early frame
+        True,
+    ]
