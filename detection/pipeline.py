@@ -134,9 +134,15 @@ def watch(
     """
     detector, tracker, engine = pipeline.detector, pipeline.tracker, pipeline.engine
     frames = failed = in_a_row = located = 0
+    size: tuple[int, int] | None = None
     try:
         for raw in source:
             frames += 1
+            new_size = (raw.meta.width, raw.meta.height)
+            if size is not None and new_size != size:
+                log.warning("%s changed resolution to %dx%d: tracks restart", source.uri, *new_size)
+                tracker.forget()
+            size = new_size
             try:
                 frame = locate(raw)
                 located += frame.meta.gps is not None

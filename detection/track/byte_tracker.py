@@ -124,9 +124,15 @@ class ByteTracker:
 
     def reset(self) -> None:
         """Forget all tracks and restart ids from 1 (for a new video or camera)."""
+        self._last_id = 0
+        self.forget()
+
+    def forget(self) -> None:
+        """Forget all tracks but keep counting ids: the same camera after a resolution change,
+        whose old boxes mean nothing in the new pixel grid, while the rules still remember the
+        old ids."""
         self._tracks: list[_Track] = []
         self._frame = 0
-        self._last_id = 0
         self._names: tuple[str, ...] | None = None
 
     def update(self, detections: Detections) -> Detections:

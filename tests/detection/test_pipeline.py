@@ -247,3 +247,30 @@ def test_open_incidents_are_recorded_closed_when_the_watch_gives_up(
         ):
             pipeline.watch(source, assembled, Sink())
     assert states and states[-1].status == "closed"
+
+
+@pytest.mark.shared_data
+def test_a_resolution_change_restarts_tracks_without_reusing_ids(
+    tmp_path: Path, bus_jpg: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same photo at two sizes: the tracker's old boxes would be in the wrong pixel grid."""
+    photo = cv2.imread(str(bus_jpg))
+    for i, width in enumerate((640, 640, 640, 320, 320, 320)):
+        cv2.imwrite(str(tmp_path / f"{i}.jpg"), cv2.resize(photo, (width, width * 4 // 3)))
+    tracker = ByteTracker()
+    ids: list[list[int]] = []
+    update = tracker.update
+
+    def recorded(dets: Detections) -> Detections:
+        tracked = update(dets)
+        assert tracked.track_id is not None
+        ids.append([i for i in tracked.track_id.tolist() if i > 0])
+        return tracked
+
+    tracker.update = recorded  # type: ignore[method-assign]
+    run = pipeline.Pipeline(load_detector(COCO_INT8), tracker, RulesEngine(CFG))
+    with open_source(str(tmp_path)) as source, IncidentLog(tmp_path / "log.jsonl") as log:
+        pipeline.watch(source, run, log)
+    assert "changed resolution to 320x426: tracks restart" in caplog.text
+    before, after = set().union(*ids[:3]), set().union(*ids[3:])
+    assert before and after and min(after) > max(before)

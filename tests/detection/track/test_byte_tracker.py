@@ -161,6 +161,15 @@ def test_empty_frames_and_reset() -> None:
     assert tracker.update(one).track_id.tolist() == [1]  # ids restart after reset
 
 
+def test_forget_drops_tracks_but_never_reuses_an_id() -> None:
+    tracker = ByteTracker()
+    one = Detections.from_arrays([[0, 0, 40, 100]], [0.9], [PERSON], NAMES)
+    tracker.update(Detections.empty(NAMES))
+    assert [tracker.update(one).track_id.tolist() for _ in range(2)] == [[-1], [1]]
+    tracker.forget()  # e.g. the camera changed resolution: the old box means nothing now
+    assert tracker.update(one).track_id.tolist() == [2]
+
+
 def test_detections_below_low_thresh_are_returned_untracked() -> None:
     tracker = ByteTracker()
     dets = Detections.from_arrays([[0, 0, 40, 100], [100, 0, 140, 100]], [0.9, 0.05], [0, 0], NAMES)
