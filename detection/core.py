@@ -60,15 +60,21 @@ class FrameMeta:
 
 @dataclass(frozen=True)
 class Frame:
-    """A BGR uint8 image (H×W×3) with its metadata."""
+    """A BGR uint8 image (H×W×3) with its metadata.
+
+    ``full`` is the same moment at a higher resolution where the source has one (a camera's main
+    stream beside the sub-stream analysed): evidence is cut from it, boxes scaled to it.
+    """
 
     image: npt.NDArray[np.uint8]
     meta: FrameMeta
+    full: npt.NDArray[np.uint8] | None = None
 
     def __post_init__(self) -> None:
+        for name, img in (("image", self.image), ("full", self.full)):
+            if img is not None and (img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3):
+                raise ValueError(f"Frame.{name} must be H×W×3 uint8, got {img.shape} {img.dtype}")
         img = self.image
-        if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
-            raise ValueError(f"Frame.image must be H×W×3 uint8, got {img.shape} {img.dtype}")
         if (img.shape[1], img.shape[0]) != (self.meta.width, self.meta.height):
             raise ValueError(
                 f"Frame.image is {img.shape[1]}x{img.shape[0]} but meta says "

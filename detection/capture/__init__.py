@@ -6,6 +6,7 @@
 """
 
 from detection.capture.base import FrameSource
+from detection.capture.decode import DecodeMode
 from detection.capture.factory import (
     FileOptions,
     SnapshotOptions,
@@ -17,9 +18,11 @@ from detection.capture.files import ImageSource, SnapshotSource, VideoFileSource
 from detection.capture.live import Backoff, LiveConfig, LiveSource, StreamState, StreamStatus
 from detection.capture.redact import redact_text, redact_url
 from detection.capture.sampling import FpsSampler
+from detection.capture.substream import SubStreamSource
 
 __all__ = [
     "Backoff",
+    "DecodeMode",
     "FileOptions",
     "FpsSampler",
     "FrameSource",
@@ -31,6 +34,7 @@ __all__ = [
     "SourceKind",
     "StreamState",
     "StreamStatus",
+    "SubStreamSource",
     "VideoFileSource",
     "classify",
     "open_source",

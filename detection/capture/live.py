@@ -253,15 +253,29 @@ class LiveSource(FrameSource):
         Blocks across outages until frames come back, the source is closed (StopIteration) or it
         gives up (SourceError).
         """
+        frame = self.next_frame(None)
+        assert frame is not None  # no timeout: a frame or an exception
+        return frame
+
+    def next_frame(self, timeout_s: float | None) -> Frame | None:
+        """As ``next()``, but None once ``timeout_s`` passes without a new frame."""
         with self._cond:
-            self._cond.wait_for(lambda: self._stop.is_set() or self._due_frame() is not None)
+            self._cond.wait_for(
+                lambda: self._stop.is_set() or self._due_frame() is not None, timeout=timeout_s
+            )
             if self._failure is not None:
                 raise self._failure
-            frame = self._due_frame()
-            if self._stop.is_set() or frame is None:
+            if self._stop.is_set():
                 raise StopIteration
-            self._taken_seq = self._latest_seq
+            frame = self._due_frame()
+            if frame is not None:
+                self._taken_seq = self._latest_seq
         return frame
+
+    def newest(self) -> Frame | None:
+        """The newest frame, taken or not, without taking it (e.g. for evidence)."""
+        with self._cond:
+            return self._latest
 
     def status(self) -> StreamStatus:
         with self._cond:

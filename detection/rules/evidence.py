@@ -1,14 +1,18 @@
 """Evidence images of an incident frame: the original, an annotated copy and a crop.
 
 The original is stored losslessly (PNG) exactly as decoded, so what a reviewer or a court sees is
-what the detector saw; its SHA-256 is its name in the store. The annotated copy (JPEG) draws the
-evidence boxes with Chinese labels and the zone; the crop (PNG) is cut from the original. Each
-object's own box is recorded with the frame, so every object can be reviewed and learned from.
+what the detector saw; its SHA-256 is its name in the store. A camera analysed on its
+low-resolution sub-stream gives the main stream's frame of the same moment (``Frame.full``)
+instead, with the boxes scaled to it: the detector saw a reduced copy of that scene. The annotated
+copy (JPEG) draws the evidence boxes with Chinese labels and the zone; the crop (PNG) is cut from
+the original. Each object's own box is recorded with the frame, so every object can be reviewed
+and learned from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import tzinfo
 
 import cv2
@@ -54,6 +58,27 @@ def _box(seen: Seen) -> EvidenceBox:
     )
 
 
+def at_full_resolution(
+    frame: Frame,
+    objects: Sequence[Seen],
+    region: Box,
+    polygon: npt.NDArray[np.float32] | None,
+) -> tuple[Frame, list[Seen], Box, npt.NDArray[np.float32] | None]:
+    """The frame's ``full`` image as the frame, with boxes, region and zone scaled to it."""
+    assert frame.full is not None
+    height, width = frame.full.shape[:2]
+    sx, sy = width / frame.meta.width, height / frame.meta.height
+    scale = np.array([sx, sy, sx, sy])
+    meta = replace(frame.meta, width=width, height=height)
+    x1, y1, x2, y2 = region
+    return (
+        Frame(frame.full, meta),
+        [replace(s, box=np.asarray(s.box) * scale) for s in objects],
+        (x1 * sx, y1 * sy, x2 * sx, y2 * sy),
+        None if polygon is None else (polygon * np.array([sx, sy])).astype(np.float32),
+    )
+
+
 class EvidenceWriter:
     """Writes the three images of an evidence frame into a store."""
 
@@ -74,8 +99,11 @@ class EvidenceWriter:
         zone: Zone | None,
         zones: ZoneMap,
     ) -> EvidenceFrame:
+        polygon = zones.polygon(zone) if zone is not None else None
+        if frame.full is not None:
+            frame, objects, region, polygon = at_full_resolution(frame, objects, region, polygon)
         meta = frame.meta
-        annotated = self._annotate(frame.image, objects, zone, zones)
+        annotated = self._annotate(frame.image, objects, zone, polygon)
         left, top, right, bottom = crop_box(
             region, self.settings.crop_margin, meta.width, meta.height
         )
@@ -93,10 +121,13 @@ class EvidenceWriter:
         )
 
     def _annotate(
-        self, image: Image, objects: Sequence[Seen], zone: Zone | None, zones: ZoneMap
+        self,
+        image: Image,
+        objects: Sequence[Seen],
+        zone: Zone | None,
+        polygon: npt.NDArray[np.float32] | None,
     ) -> Image:
         out = image
-        polygon = zones.polygon(zone) if zone is not None else None
         if polygon is not None:
             label = f"{zone.name or zone.id} ({zone.type.value})" if zone is not None else ""
             out = self.annotator.draw_polygons(out, [polygon], [label])

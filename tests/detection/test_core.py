@@ -63,6 +63,9 @@ def test_frame_and_meta_validation() -> None:
     Frame(np.zeros((2, 4, 3), np.uint8), meta)
     with pytest.raises(ValueError, match="meta says 4x2"):
         Frame(np.zeros((4, 2, 3), np.uint8), meta)
+    Frame(np.zeros((2, 4, 3), np.uint8), meta, full=np.zeros((8, 16, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"Frame.full must be H×W×3 uint8, got \(8, 16\) uint8"):
+        Frame(np.zeros((2, 4, 3), np.uint8), meta, full=np.zeros((8, 16), np.uint8))
     with pytest.raises(ValueError, match="timezone-aware"):
         FrameMeta("cam", 0, 0.0, datetime(2026, 1, 1), 4, 2)
     with pytest.raises(ValueError, match="out of range"):

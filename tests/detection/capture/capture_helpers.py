@@ -112,12 +112,15 @@ def stop_process(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGKILL
 class RtspRig:
     """``rtsp-server-perl`` and an ffmpeg publisher looping ``video`` into it, on loopback.
 
-    See the ``rtsp_rig`` fixture for how the server has to be run.
+    ``more`` adds streams at other paths (a camera's sub-stream, say), each looped by its own
+    publisher. See the ``rtsp_rig`` fixture for how the server has to be run.
     """
 
-    def __init__(self, workdir: Path, video: Path) -> None:
+    def __init__(self, workdir: Path, video: Path, more: dict[str, Path] | None = None) -> None:
         self.workdir = workdir
         self.video = video
+        self.more = more or {}
+        self.others: dict[str, subprocess.Popen[bytes]] = {}
         self.client_port = free_tcp_port()
         self.source_port = free_tcp_port()
         self.rtp_start = free_udp_block(RTP_PORTS)
@@ -130,12 +133,14 @@ class RtspRig:
         try:
             self.start_server()
             self.start_publisher()
+            for path in self.more:
+                self.start_other(path)
             yield self
         finally:
             self.stop()
 
-    def url(self, userinfo: str = "") -> str:
-        return f"rtsp://{userinfo}127.0.0.1:{self.client_port}/cam"
+    def url(self, userinfo: str = "", path: str = "cam") -> str:
+        return f"rtsp://{userinfo}127.0.0.1:{self.client_port}/{path}"
 
     def start_server(self) -> None:
         assert RTSP_SERVER
@@ -150,16 +155,26 @@ class RtspRig:
         )
 
     def start_publisher(self) -> None:
+        self.publisher = self._publish(self.video, "cam")
+
+    def start_other(self, path: str) -> None:
+        self.others[path] = self._publish(self.more[path], path)
+
+    def stop_other(self, path: str) -> None:
+        stop_process(self.others.pop(path, None), signal.SIGINT)
+
+    def _publish(self, video: Path, path: str) -> subprocess.Popen[bytes]:
         assert FFMPEG
         cmd = [FFMPEG, "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1"]
-        cmd += ["-i", str(self.video), "-c", "copy", "-an", "-rtsp_transport", "udp"]
-        cmd += ["-f", "rtsp", f"rtsp://127.0.0.1:{self.source_port}/cam"]
-        self.publisher = self._spawn(cmd, "publisher.log")
-        wait_until(self.stream_ready, 30, "the publisher to ANNOUNCE its stream")
+        cmd += ["-i", str(video), "-c", "copy", "-an", "-rtsp_transport", "udp"]
+        cmd += ["-f", "rtsp", f"rtsp://127.0.0.1:{self.source_port}/{path}"]
+        publisher = self._spawn(cmd, f"publisher-{path}.log")
+        wait_until(lambda: self.stream_ready(path), 30, f"the publisher to ANNOUNCE /{path}")
+        return publisher
 
-    def stream_ready(self) -> bool:
+    def stream_ready(self, path: str = "cam") -> bool:
         """True once a viewer's DESCRIBE succeeds, i.e. the publisher has mounted the stream."""
-        request = f"DESCRIBE {self.url()} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode()
+        request = f"DESCRIBE {self.url(path=path)} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode()
         try:
             with socket.create_connection(("127.0.0.1", self.client_port), 1.0) as sock:
                 sock.sendall(request)
@@ -182,6 +197,8 @@ class RtspRig:
         self.publisher = None
 
     def stop(self) -> None:
+        for path in list(self.others):
+            self.stop_other(path)
         self.stop_publisher()
         self.stop_server()
 

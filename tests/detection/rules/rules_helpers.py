@@ -110,10 +110,12 @@ def detections(objs: Sequence[Obj], names: Sequence[str] = NAMES) -> Detections:
 _BLANK = np.zeros((H, W, 3), np.uint8)
 
 
-def frame(index: int, t: datetime, gps: GeoPoint | None = None, image: Any = None) -> Frame:
+def frame(
+    index: int, t: datetime, gps: GeoPoint | None = None, image: Any = None, full: Any = None
+) -> Frame:
     img = _BLANK if image is None else image
     meta = FrameMeta("cam-1", index, float(index), t, img.shape[1], img.shape[0], gps)
-    return Frame(img, meta)
+    return Frame(img, meta, full)
 
 
 Timeline = Iterable[tuple[float, Sequence[Obj]]]
@@ -134,12 +136,13 @@ def simulate(
     store: EvidenceStore | None = None,
     gps: Callable[[float], GeoPoint | None] | None = None,
     image: Any = None,
+    full: Any = None,
 ) -> list[Incident]:
     """Run a timeline through a fresh engine; the final state of every incident, opening order."""
     engine = RulesEngine(cfg, store=store)
     final: dict[str, Incident] = {}
     for i, (s, objs) in enumerate(timeline):
-        f = frame(i, start + timedelta(seconds=s), gps(s) if gps else None, image)
+        f = frame(i, start + timedelta(seconds=s), gps(s) if gps else None, image, full)
         for inc in engine.process(f, detections(objs, names)):
             final[inc.id] = inc
     for inc in engine.close_all():

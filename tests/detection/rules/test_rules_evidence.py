@@ -78,6 +78,24 @@ def test_every_object_of_a_multi_object_incident_has_its_box_in_the_evidence_fra
     assert best.region_xyxy == (80.0, 140.0, 180.0, 180.0)
 
 
+def test_a_main_stream_frame_is_the_evidence_with_boxes_scaled_to_it(tmp_path: Path) -> None:
+    """Analysed on a half-size sub-stream, evidence is cut from the full-size main stream."""
+    full = cv2.resize(street_image(), (2 * W, 2 * H), interpolation=cv2.INTER_NEAREST)
+    small = cv2.resize(full, (W, H), interpolation=cv2.INTER_AREA)
+    timeline = [(s, [on_ground("garbage_bag", 100, 180, tid=1)]) for s in range(13)]
+    (inc,) = simulate(config(), timeline, store=EvidenceStore(tmp_path), image=small, full=full)
+    assert inc.evidence is not None
+    frame = inc.evidence.opened
+    original = cv2.imread(str(tmp_path / frame.original.path), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(original, full)
+    assert [b.xyxy for b in frame.boxes] == [(160.0, 280.0, 240.0, 360.0)]  # (80,140,120,180)×2
+    assert frame.region_xyxy == (160.0, 280.0, 240.0, 360.0)
+    crop = cv2.imread(str(tmp_path / frame.crop.path), cv2.IMREAD_UNCHANGED)
+    x1, y1, x2, y2 = crop_box(frame.region_xyxy, 0.25, 2 * W, 2 * H)
+    assert np.array_equal(crop, full[y1:y2, x1:x2])
+    assert cv2.imread(str(tmp_path / frame.annotated.path)).shape == full.shape
+
+
 @pytest.mark.parametrize(
     ("region", "expected"),
     [
