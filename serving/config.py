@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from detection.capture.decode import DecodeMode
 from detection.errors import ConfigError
 from detection.taxonomy import REPO_ROOT
 
@@ -174,6 +175,19 @@ class Settings(BaseSettings):
     )
     camera_fps: float = Field(
         default=2.0, gt=0, le=60, description="Frames per second each camera worker analyses."
+    )
+    camera_decode: DecodeMode = Field(
+        default=DecodeMode.AUTO,
+        description="Frames a camera worker decodes: 'keyframes' (about a tenth of the CPU of "
+        "'all' at 1 fps on a 1 s GOP), 'all', or 'auto': keyframes while the camera's keyframe "
+        "interval is no longer than 1/camera_fps, else all (with a warning in its status).",
+    )
+    camera_fallback_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="A camera with a detection sub-stream analyses its main stream after the "
+        "sub-stream has given no frame for this long, until it does again.",
     )
     camera_restart_s: float = Field(
         default=5.0,

@@ -420,6 +420,7 @@ class Camera(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(120), default="")
     stream_url: Mapped[str] = mapped_column(String(1000))
+    detect_url: Mapped[str | None] = mapped_column(String(1000))  # low-resolution sub-stream
     rtsp_transport: Mapped[str] = mapped_column(String(3), default="tcp")
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
@@ -454,6 +455,9 @@ class CameraRuntime(Base):
     rss_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     last_frame_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    analysing: Mapped[str | None] = mapped_column(String(10))  # "main" or "detect" stream
+    decode: Mapped[str | None] = mapped_column(String(10))  # "all" or "keyframes"
+    warning: Mapped[str | None] = mapped_column(Text)  # the stream works, but not as configured
     beat_at: Mapped[datetime] = _created()
 
 

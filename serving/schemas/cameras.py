@@ -45,10 +45,21 @@ def _live_scheme(url: str) -> str:
     return url
 
 
+DetectUrl = Annotated[
+    str | None,
+    Field(
+        max_length=1000,
+        description="Optional low-resolution sub-stream analysed instead of stream_url (which "
+        "still gives full-resolution evidence); the main stream is analysed while it fails.",
+    ),
+]
+
+
 class CameraIn(Schema):
     code: Code
     name: str = Field(default="", max_length=120, description="Human name of the place.")
     stream_url: StreamUrl
+    detect_url: DetectUrl = None
     rtsp_transport: Transport = Field(default="tcp", description="RTP transport of rtsp URLs.")
     lat: Lat | None = None
     lon: Lon | None = None
@@ -58,12 +69,18 @@ class CameraIn(Schema):
 
     _url = field_validator("stream_url")(_live_scheme)
 
+    @field_validator("detect_url")
+    @classmethod
+    def _detect(cls, url: str | None) -> str | None:
+        return None if url is None else _live_scheme(url)
+
 
 class CameraPatch(Schema):
     """Fields to change; omitted ones keep their value."""
 
     name: str | None = Field(default=None, max_length=120, description="Human name.")
     stream_url: StreamUrl | None = None
+    detect_url: DetectUrl = Field(default=None, description="null removes the sub-stream.")
     rtsp_transport: Transport | None = None
     lat: Lat | None = None
     lon: Lon | None = None
@@ -71,7 +88,7 @@ class CameraPatch(Schema):
     enabled: bool | None = None
     config: RulesConfigIn | None = None
 
-    @field_validator("stream_url")
+    @field_validator("stream_url", "detect_url")
     @classmethod
     def _url(cls, url: str | None) -> str | None:
         return None if url is None else _live_scheme(url)
@@ -93,6 +110,7 @@ class CameraOut(OutSchema):
     code: str
     name: str
     stream_url: str = Field(description="With its password and secret parameters redacted.")
+    detect_url: str | None = Field(description="The sub-stream analysed, redacted; None: main.")
     rtsp_transport: str
     lat: float | None
     lon: float | None
@@ -111,6 +129,18 @@ class CameraStatus(Schema):
     reconnects: int = Field(ge=0, description="Stream reconnections since the worker started.")
     restarts: int = Field(ge=0, description="Worker restarts after a crash (watchdog).")
     last_error: str | None = Field(description="Why it last went offline or crashed (redacted).")
+    analysing: Literal["main", "detect"] | None = Field(
+        default=None, description="Which stream is analysed: the sub-stream or the main one."
+    )
+    decode: Literal["all", "keyframes"] | None = Field(
+        default=None, description="Frames decoded on the analysed stream: all or keyframes only."
+    )
+    warning: str | None = Field(
+        default=None,
+        description="The camera works but not as configured: keyframes too sparse for the rate, "
+        "the sub-stream failing (main stream analysed), the main stream down (evidence from the "
+        "sub-stream).",
+    )
 
 
 class JobOut(OutSchema):

@@ -39,6 +39,7 @@ def out(camera: Camera) -> CameraOut:
     """API view: the stream URL is always redacted (it may carry the camera's password)."""
     view = CameraOut.model_validate(camera)
     view.stream_url = redact_url(camera.stream_url)
+    view.detect_url = redact_url(camera.detect_url) if camera.detect_url else None
     return view
 
 
@@ -73,8 +74,10 @@ def update(session: Session, taxonomy: Taxonomy, camera_id: int, data: CameraPat
     if "config" in changes:
         config = changes.pop("config") or {}
         camera.config = _stored(validated_config(taxonomy, camera.code, config))
-    if changes.get("stream_url") == redact_url(camera.stream_url):
-        del changes["stream_url"]  # the redacted URL sent back unchanged: keep the real one
+    for field in ("stream_url", "detect_url"):
+        current = getattr(camera, field)
+        if current and changes.get(field) == redact_url(current):
+            del changes[field]  # the redacted URL sent back unchanged: keep the real one
     for field, value in changes.items():
         setattr(camera, field, value)
     camera.updated_at = utcnow()

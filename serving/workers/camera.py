@@ -2,9 +2,10 @@
 
 The process reads its camera row, counts the start in its heartbeat row, backs off after crashes
 in a row (the count is in the database, so a restart on another node backs off too), then runs
-``LiveSource`` → ``detection.pipeline`` (through ``Analysis``) → incidents. A heartbeat thread
-reports the stream's state, frames analysed, memory and stuck readers every
-``camera_heartbeat_s``, and writes the newest frame as the camera's snapshot. Killing the process
+``LiveSource`` (or, for a camera with a detection sub-stream, ``SubStreamSource``) →
+``detection.pipeline`` (through ``Analysis``) → incidents. A heartbeat thread reports the stream's
+state, decoding, warnings, frames analysed, memory and stuck readers every ``camera_heartbeat_s``,
+and writes the newest frame as the camera's snapshot. Killing the process
 kills whatever it holds, including an FFmpeg read stuck inside OpenCV.
 """
 
@@ -21,8 +22,15 @@ from pathlib import Path
 import cv2
 from sqlalchemy.orm import Session
 
-from detection.capture import LiveConfig, LiveSource, StreamState, redact_text
+from detection.capture import (
+    LiveConfig,
+    LiveSource,
+    StreamState,
+    SubStreamSource,
+    redact_text,
+)
 from detection.core import Frame
+from serving.config import Settings
 from serving.db.models import Camera, CameraState
 from serving.services import camera_runtime
 from serving.services.analysis import at_fixed_place
@@ -61,6 +69,19 @@ def rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def camera_source(camera: Camera, settings: Settings) -> LiveSource | SubStreamSource:
+    """The camera's stream, or its sub-stream with the main stream for evidence and fallback."""
+    live = LiveConfig(
+        fail_fast=False, rtsp_transport=camera.rtsp_transport, decode=settings.camera_decode
+    )
+    fps = settings.camera_fps
+    main = LiveSource(camera.stream_url, source_id=camera.code, fps=fps, config=live)
+    if not camera.detect_url:
+        return main
+    detect = LiveSource(camera.detect_url, source_id=camera.code, fps=fps, config=live)
+    return SubStreamSource(main, detect, fallback_after_s=settings.camera_fallback_s)
+
+
 class CameraRun:
     """Watches one camera until ``stop`` is set (exit 0) or it crashes (exit 1, error stored)."""
 
@@ -72,7 +93,7 @@ class CameraRun:
         self._base_frames = 0
         self._frame: Frame | None = None
         self._crashes = 0
-        self._source: LiveSource | None = None
+        self._source: LiveSource | SubStreamSource | None = None
         self._lock = threading.Lock()
 
     def run(self) -> int:
@@ -121,10 +142,7 @@ class CameraRun:
         analysis, settings = self.ctx.analysis, self.ctx.settings
         analysis.detector.check()  # no model: crash now, not once per frame
         config = analysis.config(camera.config)
-        live = LiveConfig(fail_fast=False, rtsp_transport=camera.rtsp_transport)
-        source = LiveSource(
-            camera.stream_url, source_id=camera.code, fps=settings.camera_fps, config=live
-        )
+        source = camera_source(camera, settings)
         with self._lock:
             self._source = source
         beat = threading.Thread(target=self._beat, name=f"beat-{camera.code}", daemon=True)
@@ -180,6 +198,9 @@ class CameraRun:
                 state=state.value,
                 reconnects=status.reconnects,
                 abandoned_readers=status.stuck_readers,
+                decode=status.decode.value if status.decode else None,
+                warning=status.warning,
+                analysing=source.analysing if isinstance(source, SubStreamSource) else "main",
             )
             if state is CameraState.ONLINE:
                 values["last_error"] = None  # the last outage (or crash) is history
@@ -194,7 +215,8 @@ class CameraRun:
             frame, self._frame = self._frame, None
         if frame is None:
             return
-        ok, data = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        image = frame.image if frame.full is None else frame.full  # the zone editor's picture
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         if not ok:
             return
         path = snapshot_path(self.ctx.settings.evidence_root, self.camera_id)

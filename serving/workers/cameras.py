@@ -133,6 +133,9 @@ class CameraManager:
             reconnects=row.reconnects if row else 0,
             restarts=max(0, row.starts - 1) if row else 0,
             last_error=error,
+            analysing=row.analysing if row else None,
+            decode=row.decode if row else None,
+            warning=row.warning if row and state is CameraState.ONLINE else None,
         )
 
     def _state(

@@ -101,18 +101,25 @@ class LocalBackend:
         return _LocalJob(self._spawn(procs.job_process, "job", job_id))
 
     def analyse_photo(self, sha256: str, stored_at: datetime) -> Analysed:
-        """In a pool worker; a pool whose worker died since the last photo is replaced first."""
+        """In a pool worker. A broken pool (a worker died, perhaps just before this photo came)
+        is replaced and the photo tried once more: its analysis is idempotent (stored by hash)."""
         task = partial(procs.analyse_photo, self.settings, sha256, stored_at)
         try:
-            future = self._photo_pool().submit(task)
+            return self._in_pool(task)
+        except BrokenProcessPool:
+            try:
+                return self._in_pool(task)
+            except BrokenProcessPool as exc:
+                raise WorkerDiedError(
+                    "the photo analysis worker died; the photo is stored"
+                ) from exc
+
+    def _in_pool(self, task: Callable[[], Analysed]) -> Analysed:
+        try:
+            return self._photo_pool().submit(task).result()
         except BrokenProcessPool:
             self._drop_pool()
-            future = self._photo_pool().submit(task)
-        try:
-            return future.result()
-        except BrokenProcessPool as exc:
-            self._drop_pool()
-            raise WorkerDiedError("the photo analysis worker died; the photo is stored") from exc
+            raise
 
     def _photo_pool(self) -> ProcessPoolExecutor:
         with self._lock:

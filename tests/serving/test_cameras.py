@@ -105,13 +105,27 @@ def test_bad_rules_config_is_a_422_naming_the_field(
     assert field in error_message(response)
 
 
+@pytest.mark.parametrize("field", ["stream_url", "detect_url"])
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "/dev/video0", "ftp://host/x"])
-def test_only_stream_urls_are_accepted(api: Api, url: str) -> None:
+def test_only_stream_urls_are_accepted(api: Api, field: str, url: str) -> None:
     response = api.client.post(
-        "/cameras", json=camera_body(stream_url=url), headers=api.admin.headers
+        "/cameras", json=camera_body(**{field: url}), headers=api.admin.headers
     )
     assert response.status_code == 422
-    assert "stream_url" in response.text
+    assert field in response.text
+
+
+def test_a_detection_sub_stream_is_redacted_kept_when_echoed_and_removable(api: Api) -> None:
+    sub = f"rtsp://admin:{SECRET}@127.0.0.1:{closed_port()}/Streaming/102"
+    created = api.ok("POST", "/cameras", json=camera_body(detect_url=sub))
+    assert created["detect_url"] == sub.replace(SECRET, "***")
+    camera_id = created["id"]
+    echoed = api.ok("PATCH", f"/cameras/{camera_id}", json={"detect_url": created["detect_url"]})
+    assert echoed["detect_url"] == created["detect_url"]
+    with api.services.sessions() as session:
+        assert cameras.get(session, camera_id).detect_url == sub
+    assert api.ok("PATCH", f"/cameras/{camera_id}", json={"detect_url": None})["detect_url"] is None
+    assert api.ok("POST", "/cameras", json=camera_body("cam-test-02"))["detect_url"] is None
 
 
 def test_zones_replace_the_zones_and_keep_the_rest(api: Api) -> None:

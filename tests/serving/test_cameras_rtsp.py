@@ -3,17 +3,19 @@ online again when it comes back (rtsp-server-perl + ffmpeg, see tests/detection/
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from tests.conftest import COCO_INT8
-from tests.detection.capture.capture_helpers import FFMPEG, RTSP_SERVER, RtspRig
+from tests.detection.capture.capture_helpers import FFMPEG, RTSP_SERVER, RtspRig, encode_pattern
 from tests.serving.conftest import Api, make_settings, wait_for_camera
 
 # Stream start-up over UDP takes seconds on a loaded machine.
@@ -24,32 +26,28 @@ pytestmark = [pytest.mark.slow, pytest.mark.rtsp, pytest.mark.shared_data]
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[RtspRig]:
+    """A 320x240 camera with a 160x120 detection sub-stream at /sub (10 fps, 1 s GOP)."""
     if not FFMPEG or not RTSP_SERVER:
         pytest.skip("RTSP tests need ffmpeg and rtsp-server-perl (scripts/setup.sh installs both)")
-    video = tmp_path / "street.mp4"
-    subprocess.run(
-        [
-            *(FFMPEG, "-nostdin", "-loglevel", "error", "-f", "lavfi"),
-            *("-i", "testsrc=size=320x240:rate=10", "-t", "4", "-c:v", "libx264"),
-            *("-preset", "ultrafast", "-tune", "zerolatency", "-g", "10", "-pix_fmt", "yuv420p"),
-            str(video),
-        ],
-        check=True,
-        timeout=60,
-    )
-    with RtspRig(tmp_path, video).running() as rig:
+    main = encode_pattern(tmp_path / "street.mp4", size="320x240", seconds=4)
+    sub = encode_pattern(tmp_path / "street-sub.mp4", size="160x120", seconds=4)
+    with RtspRig(tmp_path, main, {"sub": sub}).running() as rig:
         yield rig
+
+
+def camera_app(sqlite_template: Path, tmp_path: Path, **overrides: Any) -> TestClient:
+    database = tmp_path / "shirong.db"
+    database.write_bytes(sqlite_template.read_bytes())
+    settings = make_settings(
+        f"sqlite:///{database}", tmp_path, model_path=COCO_INT8, camera_workers=True, **overrides
+    )
+    return TestClient(create_app(settings))
 
 
 def test_camera_follows_its_stream_down_and_up(
     rig: RtspRig, sqlite_template: Path, tmp_path: Path
 ) -> None:
-    database = tmp_path / "shirong.db"
-    database.write_bytes(sqlite_template.read_bytes())
-    settings = make_settings(
-        f"sqlite:///{database}", tmp_path, model_path=COCO_INT8, camera_workers=True
-    )
-    with TestClient(create_app(settings)) as client:
+    with camera_app(sqlite_template, tmp_path) as client:
         api = Api(client)
         body = {
             "code": "cam-rtsp-01",
@@ -82,4 +80,43 @@ def test_camera_follows_its_stream_down_and_up(
         assert back["frames_analysed"] >= grown["frames_analysed"]
         assert back["restarts"] == 0
         assert back["last_error"] is None, "a camera that recovered shows no old error"
+        api.ok("POST", f"/cameras/{camera_id}/stop")
+
+
+def test_a_camera_analyses_its_sub_stream_and_falls_back_to_the_main_one(
+    rig: RtspRig, sqlite_template: Path, tmp_path: Path
+) -> None:
+    with camera_app(sqlite_template, tmp_path, camera_fps=2.0, camera_fallback_s=2.0) as client:
+        api = Api(client)
+        body = {
+            "code": "cam-rtsp-02",
+            "stream_url": rig.url("viewer:pw@"),
+            "detect_url": rig.url("viewer:pw@", path="sub"),
+            "rtsp_transport": "udp",
+            "config": {"default_zone": "pavement"},
+        }
+        camera = api.ok("POST", "/cameras", json=body)
+        assert camera["detect_url"] == rig.url("viewer:***@", path="sub")
+        camera_id = camera["id"]
+        # A 1 s GOP cannot give 2 frames/s from keyframes: all frames are decoded, and it says so.
+        status = wait_for(
+            api, camera_id, lambda s: s["state"] == "online" and s["decode"] == "all", "online"
+        )
+        assert status["analysing"] == "detect"
+        assert "keyframe interval 1 s is longer than the sampling interval 0.5 s" in (
+            status["warning"] or ""
+        )
+        wait_for(api, camera_id, lambda s: s["frames_analysed"] > 2, "frames to be analysed")
+        snapshot = client.get(f"/cameras/{camera_id}/snapshot", headers=api.admin.headers)
+        image = cv2.imdecode(np.frombuffer(snapshot.content, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape[:2] == (240, 320), "the snapshot is the main stream's frame"
+
+        rig.stop_other("sub")
+        fallback = wait_for(api, camera_id, lambda s: s["analysing"] == "main", "the fallback")
+        assert fallback["state"] == "online"
+        assert "analysing the main stream" in fallback["warning"]
+        assert "pw" not in fallback["warning"]
+
+        rig.start_other("sub")
+        wait_for(api, camera_id, lambda s: s["analysing"] == "detect", "the sub-stream again")
         api.ok("POST", f"/cameras/{camera_id}/stop")

@@ -84,7 +84,8 @@ class CameraPage {
       this.zoneTypes.map((z) => h("option", { value: z }, zoneName(z))));
     box.replaceChildren(
       h("div.toolbar", {}, h("strong", {}, `${camera.code} ${camera.name}`),
-        h("span.muted", { id: "camera-status" }, status ? `${t(`cameras.${status.state}`)} · ${t("cameras.frames")} ${status.frames_analysed} · ${localTime(status.last_frame_time)}` : "")),
+        h("span.muted", { id: "camera-status" }, status ? statusLine(status) : "")),
+      status && status.warning ? h("p.warning", { id: "camera-warning" }, `${t("cameras.warning")}: ${status.warning}`) : null,
       stage,
       this.canEdit ? h("div.toolbar", {}, idInput, typeSelect,
         h("button", { type: "button", id: "zone-finish", onclick: () => this.finish() }, t("cameras.finish")),
@@ -163,4 +164,11 @@ class CameraPage {
 function zoneName(type) {
   const name = t(`zone.${type}`);
   return name.startsWith("zone.") ? type : name;
+}
+
+function statusLine(status) {
+  const parts = [t(`cameras.${status.state}`), `${t("cameras.frames")} ${status.frames_analysed}`,
+    localTime(status.last_frame_time)];
+  if (status.analysing === "detect") parts.splice(1, 0, t("cameras.detect"));
+  return parts.join(" · ");
 }
