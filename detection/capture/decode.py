@@ -34,6 +34,7 @@ from detection.capture.sampling import FpsSampler
 log = logging.getLogger(__name__)
 
 GOP_TOLERANCE = 1.1  # keyframes this much sparser than the sampling interval still keep up
+GOP_CONFIRM = 3  # long keyframe intervals in a row before acting (one lost keyframe is not a GOP)
 KEYFRAME_EARLY = 0.25  # share of the sampling interval a keyframe may come before its due time
 _NO_FRAME = "no frame within the read timeout ({timeout:g} s) or the stream ended"
 
@@ -78,6 +79,7 @@ class StreamReader:
         self._timed = False  # a packet with a timestamp has been seen
         self._start_grid = False  # the next timestamp starts the sampling grid
         self._last_key: float | None = None
+        self._long_gops = 0  # keyframe intervals in a row too long for the sampling rate
         self._container = _open(url, dict(options), (open_timeout_s, read_timeout_s))
         try:
             self._stream = self._container.streams.video[0]
@@ -152,7 +154,13 @@ class StreamReader:
 
     def _check_gop(self) -> None:
         assert self.gop_s is not None
-        if self.mode is not DecodeMode.KEYFRAMES or self.gop_s <= self.interval_s * GOP_TOLERANCE:
+        if self.mode is not DecodeMode.KEYFRAMES:
+            return
+        if self.gop_s <= self.interval_s * GOP_TOLERANCE:
+            self._long_gops, self.warning = 0, None  # keyframes keep up (again)
+            return
+        self._long_gops += 1
+        if self._long_gops < GOP_CONFIRM:
             return
         reach = f"keyframe-only decoding analyses at most {1 / self.gop_s:.2g} frames/s"
         gap = (
@@ -161,10 +169,10 @@ class StreamReader:
         )
         if self.requested is DecodeMode.AUTO:
             self.mode = DecodeMode.ALL
-            self.warning = f"{gap}; decoding every frame instead (costs more CPU)"
-        else:
+            gap = f"{gap}; decoding every frame instead (costs more CPU)"
+        if gap != self.warning:  # once, not at every keyframe
             self.warning = gap
-        log.warning("%s", self.warning)
+            log.warning("%s", gap)
 
 
 def _initial_mode(mode: DecodeMode, interval_s: float) -> DecodeMode:

@@ -174,7 +174,9 @@ class StreamStatus(BaseModel):
         None, ge=0, description="Measured time between keyframes (the GOP), when known."
     )
     warning: str | None = Field(
-        None, description="Why decoding differs from the configured mode, if it does."
+        None,
+        description="What works but not as configured: decoding that differs from the mode "
+        "asked for, the latest resolution change.",
     )
     resolution: tuple[int, int] | None = Field(
         None, description="Width, height of the newest frame."
@@ -236,6 +238,7 @@ class LiveSource(FrameSource):
         self._reader: StreamReader | None = None
         self._size: tuple[int, int] | None = None
         self._resolution_changes = 0
+        self._resized: str | None = None  # the latest resolution change, for the status
         self._worker: threading.Thread | None = None
         self._abandoned: list[threading.Thread] = []
         self._supervisor = threading.Thread(
@@ -292,7 +295,8 @@ class LiveSource(FrameSource):
                 last_error=self._last_error,
                 decode=reader.mode if reader else None,
                 keyframe_interval_s=reader.gop_s if reader else None,
-                warning=reader.warning if reader else None,
+                warning="; ".join(w for w in (reader and reader.warning, self._resized) if w)
+                or None,
                 resolution=self._size,
                 resolution_changes=self._resolution_changes,
                 stuck_readers=sum(t.is_alive() for t in self._abandoned),
@@ -497,9 +501,8 @@ class LiveSource(FrameSource):
         if self._size is not None and self._size != (width, height):
             self._resolution_changes += 1
             old = "x".join(map(str, self._size))
-            log.warning(
-                "live stream %s: resolution changed from %s to %dx%d", self.uri, old, width, height
-            )
+            self._resized = f"resolution changed from {old} to {width}x{height} (tracks restarted)"
+            log.warning("live stream %s: %s", self.uri, self._resized)
         self._size = (width, height)
 
     def _mark_online(self) -> None:

@@ -35,15 +35,24 @@ def write_video(path: Path, frames: int, fps: float) -> Path:
 
 
 def encode_pattern(
-    path: Path, *, size: str = "64x48", rate: int = 10, seconds: float = 2, gop: int = 10
+    path: Path,
+    *,
+    size: str = "64x48",
+    rate: int = 10,
+    seconds: float = 2,
+    gop: int = 10,
+    keyframes_at: str | None = None,
 ) -> Path:
-    """An H.264 test pattern made by ffmpeg (no B-frames, a keyframe every ``gop`` frames); a
-    ``.ts`` path gets MPEG-TS with in-band headers, so such files can be concatenated."""
+    """An H.264 test pattern made by ffmpeg (no B-frames, a keyframe every ``gop`` frames, or
+    only at the ``keyframes_at`` seconds, e.g. "0,1,2,4"); a ``.ts`` path gets MPEG-TS with
+    in-band headers, so such files can be concatenated."""
     if not FFMPEG:
         pytest.skip("needs ffmpeg (scripts/setup.sh installs it)")
     command = [FFMPEG, "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi"]
     command += ["-i", f"testsrc=size={size}:rate={rate}", "-t", str(seconds), "-c:v", "libx264"]
     command += ["-preset", "ultrafast", "-tune", "zerolatency", "-g", str(gop), "-bf", "0"]
+    if keyframes_at:
+        command += ["-force_key_frames", keyframes_at, "-sc_threshold", "0"]
     command += ["-pix_fmt", "yuv420p", str(path)]
     subprocess.run(command, check=True, timeout=60)
     return path

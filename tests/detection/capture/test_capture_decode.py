@@ -66,21 +66,32 @@ def test_each_mode_decodes_what_it_should(
 
 
 def test_auto_falls_back_to_full_decoding_when_keyframes_are_too_sparse(media: Path) -> None:
-    reader, images = read_all(h264(media / "g100.mp4", 4 * FPS, 8), DecodeMode.AUTO, 1.0)
+    reader, images = read_all(h264(media / "g50.mp4", 2 * FPS, 10), DecodeMode.AUTO, 1.0)
     assert reader.mode is DecodeMode.ALL
-    # The first keyframe, then every frame from the second one on (when the GOP is known).
-    assert (images, reader.decoded) == (1 + 4, 1 + 4 * FPS)
+    # Keyframes at 0, 2 and 4 s; the third 2 s interval (at 6 s) confirms the GOP: from then on
+    # every frame is decoded and one a second kept (6, 7, 8, 9 s).
+    assert (images, reader.decoded) == (3 + 4, 3 + 4 * FPS)
     assert reader.warning == (
-        "keyframe interval 4 s is longer than the sampling interval 1 s: keyframe-only decoding "
-        "analyses at most 0.25 frames/s; decoding every frame instead (costs more CPU)"
+        "keyframe interval 2 s is longer than the sampling interval 1 s: keyframe-only decoding "
+        "analyses at most 0.5 frames/s; decoding every frame instead (costs more CPU)"
     )
 
 
 def test_forced_keyframes_keep_the_mode_and_say_what_it_costs(media: Path) -> None:
-    reader, images = read_all(h264(media / "g100.mp4", 4 * FPS, 8), DecodeMode.KEYFRAMES, 1.0)
-    assert (reader.mode, images, reader.decoded) == (DecodeMode.KEYFRAMES, 2, 2)
+    reader, images = read_all(h264(media / "g50.mp4", 2 * FPS, 10), DecodeMode.KEYFRAMES, 1.0)
+    assert (reader.mode, images, reader.decoded) == (DecodeMode.KEYFRAMES, 5, 5)
     assert reader.warning is not None
-    assert reader.warning.endswith("keyframe-only decoding analyses at most 0.25 frames/s")
+    assert reader.warning.endswith("keyframe-only decoding analyses at most 0.5 frames/s")
+
+
+def test_one_missing_keyframe_is_not_a_long_gop(media: Path) -> None:
+    """A keyframe lost on the network looks like one long interval; it changes nothing."""
+    video = encode_pattern(
+        media / "lost.mp4", rate=FPS, seconds=8, gop=1000, keyframes_at="0,1,2,4,5,6,7"
+    )
+    reader, images = read_all(video, DecodeMode.AUTO, 1.0)
+    assert (reader.mode, reader.warning, images) == (DecodeMode.KEYFRAMES, None, 7)
+    assert reader.gop_s == pytest.approx(1.0)
 
 
 def test_auto_without_a_rate_decodes_and_returns_everything(media: Path) -> None:

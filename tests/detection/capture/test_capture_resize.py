@@ -3,6 +3,7 @@ rtsp-server-perl at a time takes publishers, on a fixed UDP port)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -47,4 +48,6 @@ def test_a_resolution_change_mid_stream_is_reported_and_frames_keep_coming(
         status = source.status()
     assert sizes == {(64, 48), (96, 64)}
     assert status.resolution_changes >= 1
+    assert status.warning is not None
+    assert re.search(r"resolution changed from (64x48 to 96x64|96x64 to 64x48)", status.warning)
     assert status.state is StreamState.ONLINE
