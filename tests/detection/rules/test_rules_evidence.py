@@ -10,6 +10,7 @@ import pytest
 from rules_helpers import H, W, config, on_ground, simulate
 
 from detection.evidence import EvidenceStore, sha256_file
+from detection.rules import evidence
 from detection.rules.evidence import crop_box
 
 
@@ -76,6 +77,28 @@ def test_every_object_of_a_multi_object_incident_has_its_box_in_the_evidence_fra
         assert [b.confidence for b in frame.boxes] == box_confs
         assert {b.class_name for b in frame.boxes} == {"garbage_bag"}
     assert best.region_xyxy == (80.0, 140.0, 180.0, 180.0)
+
+
+def test_incidents_opened_by_one_frame_share_its_encoded_original(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two bags far apart are two incidents opened on the same frame: one PNG of that frame."""
+    originals: list[tuple[int, ...]] = []
+    real = evidence.encode
+
+    def counted(image: np.ndarray, ext: str, jpeg_quality: int = 90) -> bytes:
+        if ext == "png" and image.shape == (H, W, 3):
+            originals.append(image.shape)
+        return real(image, ext, jpeg_quality)
+
+    monkeypatch.setattr(evidence, "encode", counted)
+    bags = [on_ground("garbage_bag", 60, 180, tid=1), on_ground("garbage_bag", 300, 180, tid=2)]
+    incidents = simulate(config(), [(s, bags) for s in range(11)], store=EvidenceStore(tmp_path))
+    assert len(incidents) == 2
+    opened = [inc.evidence.opened for inc in incidents if inc.evidence]
+    assert opened[0].frame_index == opened[1].frame_index
+    assert opened[0].original == opened[1].original
+    assert len(originals) == 1
 
 
 def test_a_main_stream_frame_is_the_evidence_with_boxes_scaled_to_it(tmp_path: Path) -> None:
