@@ -174,7 +174,12 @@ class Settings(BaseSettings):
         description="Watch every enabled camera, each in its own worker process (or Ray actor).",
     )
     camera_fps: float = Field(
-        default=2.0, gt=0, le=60, description="Frames per second each camera worker analyses."
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Frames per second each camera worker analyses. 1 suits street disorder "
+        "(dwell is counted in minutes) and lets a camera with a keyframe a second be decoded "
+        "keyframes-only (docs/deployment.md: capacity).",
     )
     camera_decode: DecodeMode = Field(
         default=DecodeMode.AUTO,
