@@ -54,6 +54,7 @@ from serving.services.errors import (
 )
 from serving.services.evidence import BlobStore
 from serving.services.outbox import deliver_due
+from serving.services.read_cache import ReadCache, WriteCounter
 from serving.services.recurrence import Recurrence
 from serving.services.retention import scheduled_run
 from serving.workers.backends import open_backend
@@ -68,14 +69,16 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
     services = Services(
         settings=settings,
-        sessions=make_session_factory(engine),
+        sessions=sessions,
         passwords=Passwords(settings),
         taxonomy=default_taxonomy(),
         store=BlobStore(
             settings.evidence_root, settings.decode_concurrency, settings.decode_wait_s
         ),
+        reads=ReadCache(WriteCounter(sessions)),
     )
     analysis = Analysis(
         services.sessions,

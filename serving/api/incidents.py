@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, TypeAdapter
 
 from detection.rules.incident import Incident as IncidentRecord
 from serving import metrics
+from serving.api.conditional import NOT_MODIFIED, IfNoneMatch, conditional
 from serving.api.deps import (
     IdPath,
     IncidentReader,
@@ -84,7 +84,7 @@ def ingest_incident(
 @router.get(
     "/incidents",
     response_model=list[IncidentOut],
-    responses={304: {"description": "Unchanged: the ETag sent in If-None-Match still matches."}},
+    responses=NOT_MODIFIED,
 )
 def list_incidents(
     _: IncidentReader,
@@ -102,9 +102,7 @@ def list_incidents(
     until: Annotated[AwareDatetime | None, Query(description="Began before.")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
-    if_none_match: Annotated[
-        str | None, Header(max_length=1000, description="ETag of the page the client has.")
-    ] = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """The review queue, oldest first, narrowed by the reviewer's filters.
 
@@ -115,21 +113,7 @@ def list_incidents(
     rows = incidents.list_incidents(session, status, limit, offset, where)
     tickets = incidents.ticket_ids_for(session, [i.id for i in rows])
     body = _QUEUE.dump_json([_shown(i, tickets.get(i.id)) for i in rows], by_alias=True)
-    return _conditional(body, if_none_match)
-
-
-def _conditional(body: bytes, if_none_match: str | None) -> Response:
-    """``body`` as JSON with a weak ETag over its bytes, or 304 when the client has them.
-
-    A hash of the body, not of a change marker: every field shown (sightings, tickets, boxes)
-    moves it, whichever code path changed it; it costs one pass over bytes already built.
-    """
-    etag = f'W/"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    sent = {tag.strip().removeprefix("W/") for tag in (if_none_match or "").split(",")}
-    if etag.removeprefix("W/") in sent or "*" in sent:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    return conditional(body, if_none_match)
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)

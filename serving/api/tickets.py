@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
 from serving import metrics
-from serving.api.deps import DispatcherUser, IdPath, ServicesDep, SessionDep, StaffUser
+from serving.api.conditional import NOT_MODIFIED, IfNoneMatch, conditional
+from serving.api.deps import (
+    DispatcherUser,
+    IdPath,
+    Services,
+    ServicesDep,
+    SessionDep,
+    StaffUser,
+    TokenDep,
+    staff_user,
+)
 from serving.db.base import utcnow
 from serving.db.models import Ticket, TicketStatus
 from serving.schemas.common import MAX_ID
 from serving.schemas.tickets import ActionIn, ComplaintIn, TicketAction, TicketEventOut, TicketOut
 from serving.services import recurrence, tickets
+from serving.services.auth import token_hash
 from serving.services.ticket_view import ticket_out
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
+_TICKET_LIST = TypeAdapter(list[TicketOut])
 
 
 def _shown(
@@ -35,20 +52,62 @@ def create_ticket(
     return ticket_out(ticket, services.taxonomy, utcnow())
 
 
-@router.get("", response_model=list[TicketOut])
-def list_tickets(
-    user: StaffUser,
+@router.get("", response_model=list[TicketOut], responses=NOT_MODIFIED)
+async def list_tickets(
     services: ServicesDep,
-    session: SessionDep,
+    credentials: TokenDep,
     status: TicketStatus | None = None,
     squad_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> list[TicketOut]:
-    """Tickets the user may see (squad officers: their squad's and those it helps with)."""
-    rows = tickets.list_visible(session, user, status, squad_id, overdue, limit, offset)
-    return _shown(session, services, user, rows)
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """Tickets the user may see (squad officers: their squad's and those it helps with).
+
+    Boards poll this: the answer is reused until this process writes anything, for at most a
+    second (``serving.services.read_cache``), and carries an ETag (304 while unchanged). A poll
+    answered from there costs no thread hop and no query; otherwise the login and role check
+    (as ``StaffUser``) and the query run in one thread hop.
+    """
+
+    query = _Query(status, squad_id, overdue, limit, offset)
+    token = credentials.credentials if credentials else None
+    key = ("tickets", token_hash(services.settings, token) if token else None, query)
+    version = services.reads.version
+    body = services.reads.get(key) if token else None
+    if body is None:
+        build = partial(run_in_threadpool, _answer, services, credentials, query, key, version)
+        body = await services.reads.shared(key, build)
+    return conditional(body, if_none_match)
+
+
+@dataclass(frozen=True)
+class _Query:
+    status: TicketStatus | None
+    squad_id: int | None
+    overdue: bool | None
+    limit: int
+    offset: int
+
+
+def _answer(
+    services: Services,
+    credentials: HTTPAuthorizationCredentials | None,
+    query: _Query,
+    key: tuple[object, ...],
+    version: int,
+) -> bytes:
+    """Log in, check the role, read and render: one thread hop, stored for the next poll."""
+    q = query
+    with services.sessions() as session:
+        user = staff_user(services, session, credentials)
+        rows = tickets.list_visible(
+            session, user, q.status, q.squad_id, q.overdue, q.limit, q.offset
+        )
+        body = _TICKET_LIST.dump_json(_shown(session, services, user, rows))
+    services.reads.put(key, body, version)
+    return body
 
 
 @router.get("/{ticket_id}", response_model=TicketOut)
