@@ -16,158 +16,39 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SHIRONG_SHARED", REPO.parent / "shared"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import REPO, SHARED, Streams, service, tree_memory, wait
+
 PHOTO = SHARED / "data" / "trashbags" / "images" / "-2023-11-30-170152_png.jpg"
 DASHCAM = SHARED / "videos" / "workzone" / "boston.mp4"
 CAMERAS = 4
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait(what: str, timeout_s: float, check: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if value := check():
-                return value
-        except (httpx.HTTPError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.1)
-
-
-class Stream:
-    """rtsp-server-perl with an ffmpeg publisher looping a clip, on loopback."""
-
-    def __init__(self, clip: Path, work: Path) -> None:
-        self.viewer, self.source = free_port(), free_port()
-        server = [shutil.which("rtsp-server-perl") or "rtsp-server-perl"]
-        server += ["--clientport", str(self.viewer), "--serverport", str(self.source)]
-        server += ["--rtp_start_port", str(32000 + os.getpid() % 1000 * 20)]
-        server += ["--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1"]
-        log = (work / "rtsp.log").open("wb")
-        self.procs = [subprocess.Popen(server, stdout=log, stderr=log)]
-        wait("the RTSP server", 30, lambda: _open(self.source))
-        publish = ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1"]
-        publish += ["-i", str(clip), "-c", "copy", "-an", "-rtsp_transport", "udp"]
-        publish += ["-f", "rtsp", f"rtsp://127.0.0.1:{self.source}/cam"]
-        self.procs.append(subprocess.Popen(publish, stdout=log, stderr=log))
-        time.sleep(2.0)
-
-    @property
-    def url(self) -> str:
-        return f"rtsp://127.0.0.1:{self.viewer}/cam"
-
-    def close(self) -> None:
-        for proc in reversed(self.procs):
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def _open(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.5).close()
-    except OSError:
-        return False
-    return True
-
-
-def tree_memory(pid: int) -> tuple[float, float]:
-    """(RSS, USS) in MB of a process and all its descendants."""
-    root = psutil.Process(pid)
-    rss = uss = 0
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            info = proc.memory_full_info()
-        except psutil.NoSuchProcess:
-            continue
-        rss, uss = rss + info.rss, uss + info.uss
-    return rss / 2**20, uss / 2**20
-
-
 def run_service(name: str, code: Path, stream_url: str, work: Path) -> dict[str, Any]:
-    data = work / name
-    data.mkdir()
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(code),
-        "YOLO_OFFLINE": "1",
-        "SHIRONG_ENV": "development",
-        "SHIRONG_DATABASE_URL": f"sqlite:///{data}/shirong.db",
-        "SHIRONG_EVIDENCE_ROOT": str(data / "evidence"),
-        "SHIRONG_CAMERA_FPS": "1",
-    }
-    python = sys.executable
-    seeded = subprocess.run(
-        [python, "-m", "serving.cli", "seed-demo"],
-        env=env,
-        cwd=code,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    password = re.search(r"demo-admin\s+(\S+)", seeded)
-    assert password, seeded
-    log = (data / "serve.log").open("wb")
-    started = time.monotonic()
-    service = subprocess.Popen(
-        [python, "-m", "serving.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=code,
-        stdout=log,
-        stderr=log,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=30) as client:
-            wait("/health", 120, lambda: client.get("/health").status_code == 200)
-            health_s = time.monotonic() - started
-            form = {"username": "demo-admin", "password": password.group(1)}
-            token = client.post("/auth/login", data=form).json()["access_token"]
-            client.headers["Authorization"] = f"Bearer {token}"
-            ids = [_camera(client, i, stream_url) for i in range(CAMERAS)]
-            wait("4 cameras analysing", 180, lambda: all(_frames(client, i) > 0 for i in ids))
-            cameras_s = time.monotonic() - started
-            time.sleep(10)
-            rss, uss = tree_memory(service.pid)
-            files = {"file": (DASHCAM.name, DASHCAM.read_bytes(), "video/mp4")}
-            job = client.post("/ingest/videos", files=files).json()
-            wait("the job to run", 120, lambda: client.get(f"/jobs/{job['id']}").json()["frames"])
-            latencies = _latencies(client, seconds=20.0)
-            frames = sum(_frames(client, i) for i in ids)
-            job_state = client.get(f"/jobs/{job['id']}").json()
-    finally:
-        service.send_signal(signal.SIGINT)
-        try:
-            service.wait(60)
-        except subprocess.TimeoutExpired:
-            service.kill()
+    env = {"SHIRONG_CAMERA_FPS": "1"}
+    with service(code, work / name, env, before=lambda _: None) as (client, proc, health_s):
+        healthy = time.monotonic()
+        ids = [_camera(client, i, stream_url) for i in range(CAMERAS)]
+        wait("4 cameras analysing", 180, lambda: all(_frames(client, i) > 0 for i in ids))
+        cameras_s = health_s + time.monotonic() - healthy  # from launching the service
+        time.sleep(10)
+        rss, uss = tree_memory(proc.pid)
+        files = {"file": (DASHCAM.name, DASHCAM.read_bytes(), "video/mp4")}
+        job = client.post("/ingest/videos", files=files).json()
+        wait("the job to run", 120, lambda: client.get(f"/jobs/{job['id']}").json()["frames"])
+        latencies = _latencies(client, seconds=20.0)
+        frames = sum(_frames(client, i) for i in ids)
+        job_state = client.get(f"/jobs/{job['id']}").json()
     return {
         "variant": name,
         "health_s": round(health_s, 2),
@@ -251,11 +132,13 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
-        stream = Stream(clip, work)
+        stream = Streams({"cam": clip}, work)
         try:
             rows = [
-                run_service(f"threads in the API ({args.baseline})", baseline, stream.url, work),
-                run_service("worker processes (this checkout)", REPO, stream.url, work),
+                run_service(
+                    f"threads in the API ({args.baseline})", baseline, stream.url("cam"), work
+                ),
+                run_service("worker processes (this checkout)", REPO, stream.url("cam"), work),
                 ray_local(),
             ]
         finally:
