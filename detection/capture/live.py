@@ -506,9 +506,13 @@ class LiveSource(FrameSource):
         self._size = (width, height)
 
     def _mark_online(self) -> None:
-        """First packet of a connection; caller holds ``_cond``."""
+        """First packet of a connection; caller holds ``_cond``. A frame from before an outage
+        that nobody took is stale now: it is dropped, so the next frame returned is new."""
         if self._ever_online:
             self._reconnects += 1
+        if self._latest_seq > self._taken_seq:
+            self._frames_dropped += 1
+            self._taken_seq = self._latest_seq
         self._ever_online = True
         self._state = StreamState.ONLINE
         self._offline_since = None
