@@ -497,12 +497,12 @@ class LiveSource(FrameSource):
         return True
 
     def _note_size(self, width: int, height: int) -> None:
-        """Warn when a camera changes resolution mid-stream; caller holds ``_cond``."""
+        """Note a resolution change mid-stream for the status; caller holds ``_cond``."""
         if self._size is not None and self._size != (width, height):
             self._resolution_changes += 1
             old = "x".join(map(str, self._size))
+            # Shown in the status; the pipeline logs the change as it restarts the tracks.
             self._resized = f"resolution changed from {old} to {width}x{height} (tracks restarted)"
-            log.warning("live stream %s: %s", self.uri, self._resized)
         self._size = (width, height)
 
     def _mark_online(self) -> None:

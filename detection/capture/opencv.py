@@ -18,8 +18,6 @@ from PIL import Image
 
 from detection.errors import InputError
 
-ENV_VAR = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-
 # Suffixes OpenCV decodes in every build; anything else in a folder is skipped with a warning.
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".pbm", ".pgm"}

@@ -74,12 +74,8 @@ async def list_tickets(
     query = _Query(status, squad_id, overdue, limit, offset)
     token = credentials.credentials if credentials else None
     key = ("tickets", token_hash(services.settings, token) if token else None, query)
-    version = services.reads.version
-    body = services.reads.get(key) if token else None
-    if body is None:
-        build = partial(run_in_threadpool, _answer, services, credentials, query, key, version)
-        body = await services.reads.shared(key, build)
-    return conditional(body, if_none_match)
+    build = partial(run_in_threadpool, _answer, services, credentials, query)
+    return conditional(await services.reads.shared(key, build), if_none_match)
 
 
 @dataclass(frozen=True)
@@ -92,22 +88,16 @@ class _Query:
 
 
 def _answer(
-    services: Services,
-    credentials: HTTPAuthorizationCredentials | None,
-    query: _Query,
-    key: tuple[object, ...],
-    version: int,
+    services: Services, credentials: HTTPAuthorizationCredentials | None, query: _Query
 ) -> bytes:
-    """Log in, check the role, read and render: one thread hop, stored for the next poll."""
+    """Log in, check the role, read and render: one thread hop."""
     q = query
     with services.sessions() as session:
         user = staff_user(services, session, credentials)
         rows = tickets.list_visible(
             session, user, q.status, q.squad_id, q.overdue, q.limit, q.offset
         )
-        body = _TICKET_LIST.dump_json(_shown(session, services, user, rows))
-    services.reads.put(key, body, version)
-    return body
+        return _TICKET_LIST.dump_json(_shown(session, services, user, rows))
 
 
 @router.get("/{ticket_id}", response_model=TicketOut)

@@ -98,13 +98,18 @@ class ReadCache:
                 self._items.popitem(last=False)
 
     async def shared(self, key: Hashable, build: Callable[[], Awaitable[bytes]]) -> bytes:
-        """``build()`` once for every caller missing ``key`` at the same time: when an answer
-        expires under a poll storm, one query runs, not one per waiting request."""
+        """The stored answer to ``key``, else ``build()`` it and store it. Callers missing
+        ``key`` at the same time share one build: when an answer expires under a poll storm, one
+        query runs, not one per waiting request. A build that raises stores nothing."""
+        body = self.get(key)
+        if body is not None:
+            return body
         flight = self._flights.get(key)
         if flight is not None:
             return await asyncio.shield(flight)
         flight = asyncio.get_running_loop().create_future()
         self._flights[key] = flight
+        version = self.version  # before the database is read: a write meanwhile voids the answer
         try:
             body = await build()
         except BaseException as exc:
@@ -113,5 +118,6 @@ class ReadCache:
             raise
         finally:
             del self._flights[key]
+        self.put(key, body, version)
         flight.set_result(body)
         return body
