@@ -1,7 +1,10 @@
-"""Core data types: one validated ``Detections`` batch and the metadata of the frame it came from.
+"""Core data types: one validated ``Detections`` batch and the metadata of the frame it came from,
+plus the box overlap (IoU) that every layer measures them by.
 
 Adapters from model outputs live at the edges (``detection.engine``); everything inside the pipeline
-(tracker, rules, annotation, JSON output) works on these types only.
+(tracker, rules, annotation, JSON output) works on these types only. ``box_iou`` lives here, not
+with NMS in the engine: the tracker, the rules, the metrics, the dataset tooling and the service all
+match boxes by it, and none of them should need the engine for that.
 """
 
 from __future__ import annotations
@@ -15,7 +18,24 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
+Float64Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+
+def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> Float64Array:
+    """Pairwise IoU of xyxy boxes: an (N, M) matrix for N boxes ``a`` and M boxes ``b``.
+
+    An inverted box counts as empty, and pairs whose union is empty have IoU 0 rather than NaN.
+    """
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 @dataclass(frozen=True)

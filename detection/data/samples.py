@@ -35,6 +35,10 @@ class Box:
         return cls(label, x1 / width, y1 / height, x2 / width, y2 / height)
 
     @property
+    def xyxy(self) -> tuple[float, float, float, float]:
+        return (self.x1, self.y1, self.x2, self.y2)
+
+    @property
     def area(self) -> float:
         return max(0.0, self.x2 - self.x1) * max(0.0, self.y2 - self.y1)
 

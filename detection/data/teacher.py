@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from detection.core import Detections
+from detection.core import Detections, box_iou
 from detection.data.checks import ImageInfo, read_image
 from detection.data.samples import Box, Sample
 
@@ -49,14 +49,6 @@ class ClassRule:
     conf: float
 
 
-def box_iou(a: Box, b: Box) -> float:
-    iw = min(a.x2, b.x2) - max(a.x1, b.x1)
-    ih = min(a.y2, b.y2) - max(a.y1, b.y1)
-    inter = max(iw, 0.0) * max(ih, 0.0)
-    union = a.area + b.area - inter
-    return inter / union if union > 0 else 0.0
-
-
 def raw_boxes(dets: Detections, width: int, height: int) -> list[RawBox]:
     """A teacher's detections as normalised boxes labelled with its own class names."""
     rows = zip(dets.xyxy.tolist(), dets.class_name, dets.confidence.tolist(), strict=True)
@@ -77,16 +69,18 @@ def teacher_boxes(raw: Sequence[RawBox], rules: Mapping[str, ClassRule]) -> list
 
 def merge_teacher(human: Sequence[Box], teacher: Sequence[Box], dedup_iou: float) -> list[Box]:
     """Teacher boxes that duplicate no human box."""
-    return [t for t in teacher if all(box_iou(t, h) < dedup_iou for h in human)]
+    iou = box_iou([t.xyxy for t in teacher], [h.xyxy for h in human])
+    return [t for t, fresh in zip(teacher, np.all(iou < dedup_iou, axis=1), strict=True) if fresh]
 
 
 def dedup_same_class(boxes: Sequence[Box], iou: float) -> list[Box]:
     """Drop a box that repeats an earlier one of the same class (two teachers, one object)."""
-    kept: list[Box] = []
-    for box in boxes:
-        if all(k.label != box.label or box_iou(k, box) < iou for k in kept):
-            kept.append(box)
-    return kept
+    overlap = box_iou([b.xyxy for b in boxes], [b.xyxy for b in boxes])
+    kept: list[int] = []
+    for i, box in enumerate(boxes):
+        if all(boxes[k].label != box.label or overlap[k, i] < iou for k in kept):
+            kept.append(i)
+    return [boxes[k] for k in kept]
 
 
 class TeacherCache:

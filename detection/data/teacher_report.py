@@ -18,10 +18,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detection.core import box_iou
 from detection.data.checks import load_bgr
 from detection.data.recipe import Recipe, collect, load_recipe, recipe_taxonomy, teach
 from detection.data.samples import Box, Sample
-from detection.data.teacher import RawBox, box_iou
+from detection.data.teacher import RawBox
 from detection.data.teachers import TeacherClass, TeacherSpec, Truth
 
 SWEEP = (0.2, 0.3, 0.4, 0.5, 0.6)
@@ -118,10 +119,11 @@ def _precision(
         )
         gts, used = truth.get(image, []), set[int]()
         total_truth += len(gts)
-        for pred in preds:
+        overlap = box_iou([p.box.xyxy for p in preds], [g.xyxy for g in gts])
+        for j in range(len(preds)):
             found += 1
             best = max(
-                ((box_iou(pred.box, g), k) for k, g in enumerate(gts) if k not in used),
+                ((float(overlap[j, k]), k) for k in range(len(gts)) if k not in used),
                 default=(0.0, -1),
             )
             if best[0] >= iou:

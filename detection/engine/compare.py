@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detection.core import Detections
-from detection.engine.nms import box_iou
+from detection.core import Detections, box_iou
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Non-maximum suppression and IoU in numpy: the detector's postprocessing without torch.
+"""Non-maximum suppression in numpy: the detector's postprocessing without torch.
 
 Greedy NMS keeps the highest-scoring box and drops later boxes overlapping it by IoU strictly
 greater than the threshold, like ``torchvision.ops.nms``; class-aware NMS shifts each class into
@@ -10,25 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from detection.core import IntArray
-
-Float64Array = npt.NDArray[np.float64]
-
-
-def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> Float64Array:
-    """Pairwise IoU of xyxy boxes: an (N, M) matrix for N boxes ``a`` and M boxes ``b``.
-
-    Degenerate (zero-area) pairs have IoU 0 rather than NaN.
-    """
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+from detection.core import IntArray, box_iou
 
 
 def nms(

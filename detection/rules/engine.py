@@ -19,8 +19,7 @@ from datetime import datetime, tzinfo
 import numpy as np
 
 from detection.annotate import Annotator
-from detection.core import Detections, Frame, FrameMeta, GeoPoint
-from detection.engine.nms import box_iou
+from detection.core import Detections, Frame, FrameMeta, GeoPoint, box_iou
 from detection.evidence import EvidenceStore
 from detection.geo import haversine_m
 from detection.rules.config import SourceConfig, Zone

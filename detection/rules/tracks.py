@@ -17,8 +17,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from detection.core import FloatArray
-from detection.engine.nms import box_iou
+from detection.core import FloatArray, box_iou
 from detection.rules.config import Stationarity
 from detection.rules.geometry import box_size, centre_point
 

@@ -19,8 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from detection.core import Detections, IntArray
-from detection.engine.nms import box_iou
+from detection.core import Detections, IntArray, box_iou
 from detection.errors import InputError
 from detection.track.kalman import F64, KalmanFilterXYAH, xyah_to_xyxy, xyxy_to_xyah
 from detection.track.matching import assign

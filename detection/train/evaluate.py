@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from detection.core import Detections
+from detection.core import Detections, box_iou
 from detection.data.checks import load_bgr
 from detection.data.yolo import image_files, label_path
 from detection.errors import InputError
@@ -25,7 +25,6 @@ from detection.taxonomy import DataStatus, default_taxonomy
 from detection.train.metrics import (
     ClassMetrics,
     FArr,
-    box_iou,
     class_metrics,
     greedy_pairs,
     match_predictions,

@@ -16,18 +16,6 @@ IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 FArr = npt.NDArray[np.float64]
 
 
-def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> FArr:
-    """IoU matrix (len(a) × len(b)) of xyxy boxes."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(axis=2)
-    area_a = (a[:, 2:] - a[:, :2]).clip(0).prod(axis=1)
-    area_b = (b[:, 2:] - b[:, :2]).clip(0).prod(axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
 def greedy_pairs(
     candidates: npt.NDArray[np.bool_], iou: FArr, by_rank: bool = False
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from detection.engine.nms import box_iou
+from detection.core import box_iou
 from detection.rules.incident import Incident as IncidentRecord
 from serving.config import Settings
 from serving.db.base import utcnow

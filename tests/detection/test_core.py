@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from detection.core import Detections, Frame, FrameMeta, GeoPoint
+from detection.core import Detections, Frame, FrameMeta, GeoPoint, box_iou
 
 NAMES = ("person", "dog", "graffiti")
 
@@ -70,3 +70,33 @@ def test_frame_and_meta_validation() -> None:
         FrameMeta("cam", 0, 0.0, datetime(2026, 1, 1), 4, 2)
     with pytest.raises(ValueError, match="out of range"):
         GeoPoint(91, 0)
+
+
+A = [0, 0, 10, 10]
+A_SHIFTED = [1, 0, 11, 10]  # IoU with A: 90 / 110
+A_RIGHT_HALF = [5, 0, 15, 10]  # IoU with A: 50 / 150
+FAR = [50, 50, 60, 60]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ([A], [A], [[1.0]]),
+        ([A], [FAR], [[0.0]]),
+        ([A], [[10, 10, 20, 20]], [[0.0]]),  # touching corners
+        ([A], [A_RIGHT_HALF], [[1 / 3]]),
+        ([A], [[0, 0, 5, 5]], [[0.25]]),  # contained
+        ([A], [[2, 2, 4, 4]], [[4 / 100]]),
+        ([[3, 3, 3, 3]], [[3, 3, 3, 3]], [[0.0]]),  # zero area: 0, not NaN
+        ([[0, 0, 0, 0]], [[0, 0, 0, 0]], [[0.0]]),
+        ([[10, 10, 0, 0]], [A], [[0.0]]),  # inverted: empty, not a negative area
+        ([A, FAR], [A_SHIFTED, FAR, A], [[90 / 110, 0, 1], [0, 1, 0]]),
+    ],
+)
+def test_box_iou(a: list, b: list, expected: list) -> None:
+    np.testing.assert_allclose(box_iou(a, b), expected)
+
+
+def test_box_iou_empty_shapes() -> None:
+    assert box_iou(np.zeros((0, 4)), [A, FAR]).shape == (0, 2)
+    assert box_iou([A], []).shape == (1, 0)

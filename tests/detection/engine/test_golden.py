@@ -16,9 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
-from detection.core import Detections
+from detection.core import Detections, box_iou
 from detection.engine import OnnxDetector
-from detection.engine.nms import box_iou
 
 GOLDEN = Path(__file__).parent / "golden" / "bus_yolov8n_coco_int8.json"
 SETTINGS = {"model": "weights/yolov8n-coco-int8.onnx", "conf": 0.25, "iou": 0.45}

@@ -1,35 +1,16 @@
-"""IoU and NMS tables, plus agreement with torchvision's batched NMS on random boxes."""
+"""NMS tables, plus agreement with torchvision's batched NMS on random boxes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from detection.engine.nms import batched_nms, box_iou, nms
+from detection.engine.nms import batched_nms, nms
 
 A = [0, 0, 10, 10]
 A_SHIFTED = [1, 0, 11, 10]  # IoU with A: 90 / 110
 A_RIGHT_HALF = [5, 0, 15, 10]  # IoU with A: 50 / 150
 FAR = [50, 50, 60, 60]
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "expected"),
-    [
-        ([A], [A], [[1.0]]),
-        ([A], [FAR], [[0.0]]),
-        ([A], [A_RIGHT_HALF], [[1 / 3]]),
-        ([A], [[0, 0, 5, 5]], [[0.25]]),  # contained
-        ([[3, 3, 3, 3]], [[3, 3, 3, 3]], [[0.0]]),  # zero area: 0, not NaN
-        ([A, FAR], [A_SHIFTED, FAR, A], [[90 / 110, 0, 1], [0, 1, 0]]),
-    ],
-)
-def test_box_iou(a: list, b: list, expected: list) -> None:
-    np.testing.assert_allclose(box_iou(a, b), expected)
-
-
-def test_box_iou_empty_shapes() -> None:
-    assert box_iou(np.zeros((0, 4)), [A, FAR]).shape == (0, 2)
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
+from detection.core import box_iou
 from detection.engine import OnnxDetector
-from detection.engine.nms import box_iou
 from detection.track import ByteTracker, TrackerConfig
 from tests.conftest import COCO_INT8, VTEST
 

@@ -1,4 +1,4 @@
-"""Metric maths on hand-made cases (IoU, matching, AP, per-class P/R)."""
+"""Metric maths on hand-made cases (matching, AP, per-class P/R)."""
 
 from __future__ import annotations
 
@@ -10,24 +10,9 @@ import pytest
 from detection.train.metrics import (
     IOU_THRESHOLDS,
     average_precision,
-    box_iou,
     class_metrics,
     match_predictions,
 )
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "iou"),
-    [
-        ([0, 0, 10, 10], [0, 0, 10, 10], 1.0),
-        ([0, 0, 10, 10], [5, 0, 15, 10], 50 / 150),
-        ([0, 0, 10, 10], [10, 10, 20, 20], 0.0),
-        ([0, 0, 10, 10], [2, 2, 4, 4], 4 / 100),
-        ([0, 0, 0, 0], [0, 0, 0, 0], 0.0),
-    ],
-)
-def test_box_iou(a: list[float], b: list[float], iou: float) -> None:
-    assert box_iou([a], [b])[0, 0] == pytest.approx(iou)
 
 
 @pytest.mark.parametrize(
