@@ -1,11 +1,11 @@
-"""Plane geometry on lat/lon, enough for city-scale jurisdictions."""
+"""Plane geometry on lat/lon, enough for city-scale jurisdictions.
+
+Distances are great-circle ones, from ``detection.geo.haversine_m`` (the one implementation).
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-
-EARTH_RADIUS_M = 6_371_008.8
 
 
 def point_in_polygon(lat: float, lon: float, polygon: Sequence[Sequence[float]]) -> bool:
@@ -28,11 +28,3 @@ def _on_segment(y: float, x: float, y1: float, x1: float, y2: float, x2: float) 
     if abs(cross) > 1e-12:
         return False
     return min(x1, x2) <= x <= max(x1, x2) and min(y1, y2) <= y <= max(y1, y2)
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle (haversine) distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))

@@ -31,6 +31,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from detection.core import box_iou
+from detection.geo import haversine_m
 from detection.rules.incident import Incident as IncidentRecord
 from serving.config import Settings
 from serving.db.base import utcnow
@@ -48,7 +49,6 @@ from serving.db.models import (
 )
 from serving.schemas.incidents import TrailAction
 from serving.services.errors import ConflictError, NotFoundError
-from serving.services.geo import distance_m
 
 CANDIDATES = 50  # earlier incidents compared, newest first
 METRES_PER_DEGREE = 111_320.0  # of latitude; a bounding box before the exact distance
@@ -163,7 +163,7 @@ def _by_distance(
 
     def near(incident: Incident) -> bool:
         assert incident.lat is not None and incident.lon is not None
-        return distance_m(lat, lon, incident.lat, incident.lon) <= policy.radius_m
+        return haversine_m(lat, lon, incident.lat, incident.lon) <= policy.radius_m
 
     return query, near
 

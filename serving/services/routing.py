@@ -14,8 +14,9 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from detection.geo import haversine_m
 from serving.db.models import Premises, SquadArea, SquadCamera, SquadRoad
-from serving.services.geo import distance_m, point_in_polygon
+from serving.services.geo import point_in_polygon
 
 
 class RouteVia(StrEnum):
@@ -63,9 +64,9 @@ def _squad_by_camera(session: Session, camera_id: str | None) -> int | None:
 def _squad_by_premises(session: Session, lat: float, lon: float) -> int | None:
     """The squad of the nearest premises whose radius covers the point."""
     covering = [
-        (distance_m(lat, lon, p.lat, p.lon), p.id, p.squad_id)
+        (haversine_m(lat, lon, p.lat, p.lon), p.id, p.squad_id)
         for p in session.scalars(select(Premises))
-        if distance_m(lat, lon, p.lat, p.lon) <= p.radius_m
+        if haversine_m(lat, lon, p.lat, p.lon) <= p.radius_m
     ]
     return min(covering)[2] if covering else None
 

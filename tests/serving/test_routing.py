@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from serving.db.models import UserRole
-from serving.services.geo import distance_m, point_in_polygon
+from serving.services.geo import point_in_polygon
 from tests.serving.conftest import Api, error_message
 
 WEST = [[36.00, 120.00], [36.00, 120.10], [36.10, 120.10], [36.10, 120.00]]
@@ -155,7 +155,3 @@ def test_point_in_polygon(
     polygon: list[list[float]], point: tuple[float, float], inside: bool
 ) -> None:
     assert point_in_polygon(*point, polygon) is inside
-
-
-def test_distance_of_one_degree_of_latitude() -> None:
-    assert distance_m(36.0, 120.0, 37.0, 120.0) == pytest.approx(111_195, rel=1e-3)

@@ -1,3 +1,4 @@
+import math
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -121,6 +122,9 @@ def test_geometry_helpers() -> None:
     assert bearing_deg(36.0, 120.0, 36.0, 119.9) == pytest.approx(270.0, abs=0.1)
     # One degree of latitude is about 111.2 km.
     assert haversine_m(36.0, 120.0, 37.0, 120.0) == pytest.approx(111_195, rel=1e-3)
+    # Antipodes whose haversine term rounds to just above 1: half the circumference, no
+    # math domain error from asin.
+    assert haversine_m(-33.794, -48.36, 33.794, 131.64) == pytest.approx(math.pi * 6_371_008.8)
 
 
 # A dashcam SRT: video-relative offsets plus a camera clock 5 s ahead of the first subtitle.
