@@ -17,9 +17,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detection.errors import TaxonomyError
+from detection.resources import resource
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TAXONOMY = REPO_ROOT / "datasets" / "taxonomy.yaml"
+DEFAULT_TAXONOMY = resource("datasets/taxonomy.yaml")
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", min_length=2, max_length=40)]
 

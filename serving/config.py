@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from detection.capture.decode import DecodeMode
 from detection.errors import ConfigError
-from detection.taxonomy import REPO_ROOT
+from detection.resources import REPO_ROOT
 
 DEV_SECRET = "development-only-secret-change-me"
 DATA_DIR = REPO_ROOT / "data"

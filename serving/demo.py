@@ -23,8 +23,9 @@ import cv2
 import numpy as np
 from sqlalchemy import select
 
-from detection.engine import REPO_ROOT, SHARED_ENV
+from detection.engine import SHARED_ENV
 from detection.errors import InputError
+from detection.resources import REPO_ROOT
 from detection.taxonomy import default_taxonomy
 from serving.config import load_settings
 from serving.db.models import Camera

@@ -36,7 +36,8 @@ from detection.data.teachers import TeacherSpec, check_names
 from detection.data.teachers import check_bar as check_teacher_bar
 from detection.data.writer import write_yolo_dataset
 from detection.errors import ConfigError, ModelError
-from detection.taxonomy import REPO_ROOT, Taxonomy, default_taxonomy, load_taxonomy
+from detection.resources import REPO_ROOT
+from detection.taxonomy import Taxonomy, default_taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
 

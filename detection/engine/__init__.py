@@ -19,6 +19,7 @@ from detection.engine.onnx import OnnxDetector
 from detection.engine.options import DetectorOptions
 from detection.engine.torch_backend import UltralyticsDetector
 from detection.errors import ConfigError, ModelError
+from detection.resources import REPO_ROOT, resource
 
 __all__ = [
     "Detector",
@@ -32,7 +33,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODELS = "models/default.txt"
 MODEL_ENV = "SHIRONG_MODEL"
 SHARED_ENV = "SHIRONG_SHARED"
 STAND_IN = Path("weights") / "yolov8n-coco-int8.onnx"
@@ -67,28 +68,29 @@ def default_model_path(root: Path | None = None, environ: Mapping[str, str] | No
     """The model to run when none is named, first found of:
 
     1. ``$SHIRONG_MODEL`` (an explicit choice: an error if that file is missing);
-    2. the released model: ``<root>/models/<name>/model.onnx`` for the first ``<name>`` line of
+    2. the released model: ``models/<name>/model.onnx`` for the first ``<name>`` line of
        ``models/default.txt`` whose file exists (releasing a model = adding its folder and
-       writing its name there);
+       writing its name there), in ``root`` where given, else in the checkout or the installed
+       copy (``detection.resources``);
     3. the COCO stand-in ``../shared/weights/yolov8n-coco-int8.onnx`` (``$SHIRONG_SHARED`` moves
        ``../shared``), good for people, vehicles and furniture only.
     """
-    root = REPO_ROOT if root is None else root
     env = os.environ if environ is None else environ
     if env.get(MODEL_ENV):
         chosen = Path(env[MODEL_ENV])
         if not chosen.is_file():
             raise ModelError(f"${MODEL_ENV} names a missing model file: {chosen}")
         return chosen
-    default_txt = root / "models" / "default.txt"
+    default_txt = resource(DEFAULT_MODELS) if root is None else root / DEFAULT_MODELS
     listed = listed_models(default_txt)
     for name in listed:
-        candidate = root / "models" / name / "model.onnx"
+        candidate = default_txt.parent / name / "model.onnx"
         if candidate.is_file():
             return candidate
     if listed:
         log.warning("%s lists %s but none has a model.onnx", default_txt, listed)
-    stand_in = Path(env.get(SHARED_ENV, root.parent / "shared")) / STAND_IN
+    shared = (REPO_ROOT if root is None else root).parent / "shared"
+    stand_in = Path(env.get(SHARED_ENV, shared)) / STAND_IN
     if stand_in.is_file():
         log.info("no released model; using the COCO stand-in %s", stand_in)
         return stand_in

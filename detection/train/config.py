@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detection.errors import ConfigError
-from detection.taxonomy import REPO_ROOT
+from detection.resources import REPO_ROOT
 
 
 class TrainConfig(BaseModel):

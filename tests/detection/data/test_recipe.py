@@ -11,7 +11,8 @@ import yaml
 
 from detection.data.recipe import build_recipe, load_recipe
 from detection.errors import ConfigError
-from detection.taxonomy import REPO_ROOT, default_taxonomy
+from detection.resources import REPO_ROOT
+from detection.taxonomy import default_taxonomy
 from tests.conftest import v1_slice_recipe
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from detection.errors import ConfigError
-from detection.taxonomy import REPO_ROOT
+from detection.resources import REPO_ROOT
 from detection.train.config import TrainConfig, load_train_config
 from detection.train.trainer import pick_device, train
 
