@@ -16,7 +16,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from detection.errors import TaxonomyError
+from detection.errors import LISTED, TaxonomyError, validation_message
 from detection.resources import resource
 
 DEFAULT_TAXONOMY = resource("datasets/taxonomy.yaml")
@@ -158,7 +158,8 @@ def load_taxonomy(path: str | os.PathLike[str] | None = None) -> Taxonomy:
     try:
         return Taxonomy.model_validate(raw)
     except ValidationError as exc:
-        raise TaxonomyError(f"invalid taxonomy file {file}:\n{exc}") from exc
+        problems = validation_message(exc, layout=LISTED)
+        raise TaxonomyError(f"invalid taxonomy file {file}:\n{problems}") from exc
 
 
 @lru_cache(maxsize=1)

@@ -21,7 +21,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from detection.capture.decode import DecodeMode
-from detection.errors import ConfigError
+from detection.errors import STACKED, ConfigError, validation_message
 from detection.resources import REPO_ROOT
 
 DEV_SECRET = "development-only-secret-change-me"
@@ -385,4 +385,5 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        raise ConfigError(f"invalid SHIRONG_* settings:\n{exc}") from exc
+        problems = validation_message(exc, layout=STACKED)
+        raise ConfigError(f"invalid SHIRONG_* settings:\n{problems}") from exc

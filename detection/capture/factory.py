@@ -19,7 +19,7 @@ from detection.capture.files import ImageSource, SnapshotSource, VideoFileSource
 from detection.capture.live import LiveConfig, LiveSource, probe
 from detection.capture.opencv import IMAGE_SUFFIXES, as_bgr, open_capture
 from detection.capture.redact import redact_url
-from detection.errors import ConfigError, InputError, SourceError
+from detection.errors import ConfigError, InputError, SourceError, validation_message
 
 LIVE_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
 
@@ -149,10 +149,7 @@ def _options(model: type[_Options], kind: SourceKind, uri: str, opts: dict[str, 
     try:
         return model(**opts)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = validation_message(exc, top="options")
         valid = ", ".join(model.model_fields)
         raise ConfigError(
             f"invalid options for {kind} source {redact_url(uri)}: {problems} (valid: {valid})"

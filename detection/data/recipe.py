@@ -35,7 +35,7 @@ from detection.data.teacher import (
 from detection.data.teachers import TeacherSpec, check_names
 from detection.data.teachers import check_bar as check_teacher_bar
 from detection.data.writer import write_yolo_dataset
-from detection.errors import ConfigError, ModelError
+from detection.errors import LISTED, ConfigError, ModelError, validation_message
 from detection.resources import REPO_ROOT
 from detection.taxonomy import Taxonomy, default_taxonomy, load_taxonomy
 
@@ -104,7 +104,8 @@ def load_recipe(file: Path, check_bar: bool = True) -> Recipe:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read recipe {file}: {exc}") from exc
     except ValidationError as exc:
-        raise ConfigError(f"invalid recipe {file}:\n{exc}") from exc
+        problems = validation_message(exc, layout=LISTED)
+        raise ConfigError(f"invalid recipe {file}:\n{problems}") from exc
     if check_bar:
         check_teacher_bar(
             recipe.teachers, recipe.min_teacher_precision, recipe.min_teacher_boxes, file

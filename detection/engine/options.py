@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from detection.errors import ConfigError
+from detection.errors import ConfigError, validation_message
 
 Side = Annotated[int, Field(ge=32, le=8192)]
 
@@ -44,8 +44,5 @@ def parse_options(**values: Any) -> DetectorOptions:
     try:
         return DetectorOptions(**values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = validation_message(exc, top="options")
         raise ConfigError(f"invalid detector options: {problems}") from exc

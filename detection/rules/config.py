@@ -40,7 +40,7 @@ from pydantic import (
     model_validator,
 )
 
-from detection.errors import ConfigError
+from detection.errors import LISTED, ConfigError, validation_message
 from detection.rules.schedule import TimeWindow, any_contains
 from detection.taxonomy import Role, Taxonomy, default_taxonomy
 
@@ -508,7 +508,9 @@ def load_config(path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) 
     try:
         return RulesConfig.model_validate({**raw, "sources": parsed}, context=ctx)
     except ValidationError as exc:
-        raise ConfigError(f"invalid config file {file}:\n{_lines(exc)}") from exc
+        raise ConfigError(
+            f"invalid config file {file}:\n{validation_message(exc, layout=LISTED)}"
+        ) from exc
 
 
 def source_config(data: Mapping[str, Any], taxonomy: Taxonomy | None = None) -> SourceConfig:
@@ -536,14 +538,4 @@ def _source(file: Path, index: int, data: Any, ctx: dict[str, Any]) -> SourceCon
     try:
         return SourceConfig.model_validate(data, context=ctx)
     except ValidationError as exc:
-        raise ConfigError(f"invalid {where}:\n{_lines(exc)}") from exc
-
-
-def _lines(exc: ValidationError) -> str:
-    """One line per error: dotted field path, then the message."""
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        out.append(f"  {loc}: {msg}")
-    return "\n".join(out)
+        raise ConfigError(f"invalid {where}:\n{validation_message(exc, layout=LISTED)}") from exc

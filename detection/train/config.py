@@ -8,7 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from detection.errors import ConfigError
+from detection.errors import LISTED, ConfigError, validation_message
 from detection.resources import REPO_ROOT
 
 
@@ -93,4 +93,5 @@ def load_train_config(file: Path) -> TrainConfig:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read training config {file}: {exc}") from exc
     except ValidationError as exc:
-        raise ConfigError(f"invalid training config {file}:\n{exc}") from exc
+        problems = validation_message(exc, layout=LISTED)
+        raise ConfigError(f"invalid training config {file}:\n{problems}") from exc

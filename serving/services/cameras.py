@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from detection.capture import redact_url
+from detection.errors import validation_message
 from detection.rules.config import SourceConfig
 from detection.taxonomy import Taxonomy
 from serving.db.base import utcnow
@@ -24,11 +25,7 @@ def validated_config(taxonomy: Taxonomy, code: str, config: dict[str, Any]) -> S
     try:
         return SourceConfig.model_validate({**config, "id": code}, context={"taxonomy": taxonomy})
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in ("config", *err["loc"]))
-            lines.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}")
-        raise InvalidError("; ".join(lines)) from exc
+        raise InvalidError(validation_message(exc, within=("config",))) from exc
 
 
 def _stored(config: SourceConfig) -> dict[str, Any]:
