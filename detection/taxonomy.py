@@ -1,7 +1,8 @@
 """The six-standards taxonomy: standards, clauses and evidence classes, loaded from one YAML file.
 
-Everything that needs a class list, a clause text or a standard name reads it from here, so adding a
-class to ``datasets/taxonomy.yaml`` is all it takes for datasets, rules and tickets to know it.
+Everything that needs a class list, a clause text, a clause's dwell defaults or a standard name
+reads it from here, so adding a class to ``datasets/taxonomy.yaml`` is all it takes for datasets,
+rules and tickets to know it (adding a clause also needs its rule: docs/adding-a-class.md).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections import Counter
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -40,12 +41,46 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: A clause's dwell defaults: the fields each clause of the file must set.
+DWELL_FIELDS = ("dwell_s", "min_frames")
+
+
 class Clause(_Strict):
     id: str = Field(pattern=r"^[1-6][a-z]$", description="Standard number and letter, e.g. '1a'.")
     key: Name
     name_zh: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
     text_zh: str = Field(min_length=1, description="The clause as the bureau's opinion words it.")
+    # The dwell defaults are rules policy, not labels: kept out of what the service publishes
+    # (GET /taxonomy and its OpenAPI schema) by exclude=True.
+    dwell_s: float = Field(
+        ge=0.0,
+        le=7 * 86_400.0,
+        exclude=True,
+        description="Seconds an object must stay put before the clause fires on a fixed camera, "
+        "unless a source's rules override it.",
+    )
+    min_frames: int = Field(
+        ge=1,
+        le=100_000,
+        exclude=True,
+        description="Frames an object must be seen in (all a moving camera counts), unless a "
+        "source's rules override it.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _has_dwell_defaults(cls, data: Any) -> Any:
+        """A clause without dwell defaults would fire on one frame: refuse it by name."""
+        if isinstance(data, dict):
+            missing = [f for f in DWELL_FIELDS if f not in data]
+            if missing:
+                raise ValueError(
+                    f"clause '{data.get('id', '?')}' has no {' or '.join(missing)}: every clause "
+                    "sets how long an object must stay put (dwell_s, seconds) and in how many "
+                    "frames it must be seen (min_frames) before the clause fires"
+                )
+        return data
 
     @property
     def standard_id(self) -> int:
@@ -53,7 +88,7 @@ class Clause(_Strict):
 
 
 class Standard(_Strict):
-    id: int = Field(ge=1, le=6)
+    id: int = Field(ge=1)
     key: Name
     name_zh: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
@@ -89,10 +124,9 @@ class Taxonomy(_Strict):
         if sorted(s.id for s in self.standards) != [1, 2, 3, 4, 5, 6]:
             raise ValueError("standards must be numbered 1 to 6, once each")
         _no_duplicates("class name", [c.name for c in self.classes])
-        clause_ids = [c.id for s in self.standards for c in s.clauses]
-        _no_duplicates("clause id", clause_ids)
+        _no_duplicates("clause id", list(self.clause_ids))
         for cls in self.classes:
-            unknown = sorted(set(cls.clauses) - set(clause_ids))
+            unknown = sorted(set(cls.clauses) - set(self.clause_ids))
             if unknown:
                 raise ValueError(f"class '{cls.name}' refers to unknown clauses {unknown}")
         return self
@@ -101,6 +135,11 @@ class Taxonomy(_Strict):
     def class_names(self) -> tuple[str, ...]:
         """All class names in canonical order (dataset class ids follow it)."""
         return tuple(c.name for c in self.classes)
+
+    @property
+    def clause_ids(self) -> tuple[str, ...]:
+        """All clause ids, standard by standard, in the file's order."""
+        return tuple(c.id for s in self.standards for c in s.clauses)
 
     def cls(self, name: str) -> EvidenceClass:
         for c in self.classes:
@@ -112,7 +151,8 @@ class Taxonomy(_Strict):
         for s in self.standards:
             if s.id == standard_id:
                 return s
-        raise KeyError(f"no standard {standard_id}")
+        known = ", ".join(str(s.id) for s in self.standards)
+        raise KeyError(f"no standard {standard_id}; the taxonomy has {known}")
 
     def clause(self, clause_id: str) -> Clause:
         for s in self.standards:

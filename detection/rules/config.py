@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, time
 from enum import StrEnum
 from pathlib import Path
@@ -79,23 +79,35 @@ PUBLIC_ZONES = frozenset(
 )
 TRADING_ZONES = frozenset({ZoneType.MARKET_AREA, ZoneType.NIGHT_MARKET_AREA})
 
-#: Defaults per clause: (seconds an object must stay put, frames it must be seen in).
-DEFAULT_RULES: Mapping[str, tuple[float, int]] = {
-    "1a": (120.0, 5),
-    "1b": (60.0, 5),
-    "1c": (120.0, 5),
-    "1d": (30.0, 5),
-    "2a": (0.0, 5),
-    "2b": (0.0, 5),
-    "3a": (300.0, 5),
-    "3b": (120.0, 5),
-    "4a": (60.0, 5),
-    "5a": (30.0, 5),
-    "5b": (60.0, 5),
-    "6a": (0.0, 10),
-    "6b": (0.0, 10),
-    "6c": (30.0, 5),
-}
+
+class DwellDefaults(Mapping[str, tuple[float, int]]):
+    """Clause id → (seconds an object must stay put, frames it must be seen in), as the taxonomy
+    sets them (each clause's ``dwell_s`` and ``min_frames``); a source's ``rules`` override them.
+
+    They live in the taxonomy so that a clause cannot exist without them (the taxonomy refuses
+    one), and an unknown clause is a KeyError, never a dwell of 0 s in 1 frame. Without a
+    taxonomy the project's is read on first use, so importing this module reads no file.
+    """
+
+    def __init__(self, taxonomy: Taxonomy | None = None) -> None:
+        self._taxonomy = taxonomy
+
+    def _tax(self) -> Taxonomy:
+        return self._taxonomy or default_taxonomy()
+
+    def __getitem__(self, clause_id: str) -> tuple[float, int]:
+        clause = self._tax().clause(clause_id)
+        return clause.dwell_s, clause.min_frames
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tax().clause_ids)
+
+    def __len__(self) -> int:
+        return len(self._tax().clause_ids)
+
+
+#: The project taxonomy's defaults per clause.
+DEFAULT_RULES: Mapping[str, tuple[float, int]] = DwellDefaults()
 
 
 class _Strict(BaseModel):
@@ -109,8 +121,7 @@ def _taxonomy(info: ValidationInfo) -> Taxonomy:
 
 
 def _check_clauses(ids: tuple[str, ...] | list[str], info: ValidationInfo) -> None:
-    tax = _taxonomy(info)
-    known = [c.id for s in tax.standards for c in s.clauses]
+    known = _taxonomy(info).clause_ids
     unknown = sorted(set(ids) - set(known))
     if unknown:
         raise ValueError(f"unknown clause ids {unknown}; the taxonomy has {', '.join(known)}")
@@ -288,7 +299,7 @@ class DogSettings(_Strict):
 
 
 class RuleSettings(_Strict):
-    """Overrides for one clause; unset fields keep the defaults (DEFAULT_RULES)."""
+    """Overrides for one clause; unset fields keep the taxonomy's defaults (DwellDefaults)."""
 
     enabled: bool = Field(True, description="False switches the clause off for this source.")
     dwell_s: float | None = Field(
@@ -449,9 +460,10 @@ class SourceConfig(_Strict):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def rule(self, clause_id: str) -> ResolvedRule:
-        """Effective settings of a clause (overrides on top of DEFAULT_RULES)."""
-        dwell, frames = DEFAULT_RULES.get(clause_id, (0.0, 1))
+    def rule(self, clause_id: str, taxonomy: Taxonomy | None = None) -> ResolvedRule:
+        """Effective settings of a clause: overrides on top of the taxonomy's defaults (the
+        project's without ``taxonomy``); a clause the taxonomy lacks is a KeyError."""
+        dwell, frames = DwellDefaults(taxonomy)[clause_id]
         o = self.rules.get(clause_id, RuleSettings())
         return ResolvedRule(
             enabled=o.enabled,

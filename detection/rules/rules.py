@@ -164,7 +164,7 @@ class ZoneRule:
         return (self.clause_id,)
 
     def evaluate(self, scene: Scene, claimed: Mapping[int, str]) -> list[Hit]:
-        settings = scene.source.rule(self.clause_id)
+        settings = scene.source.rule(self.clause_id, scene.taxonomy)
         if not settings.enabled:
             return []
         tax, clause = scene.taxonomy, self.clause_id
@@ -250,7 +250,7 @@ class DogRule:
     def _fire(
         scene: Scene, clause: str, rule: str, dog: Seen, context: tuple[Seen, ...], frames: int
     ) -> list[Hit]:
-        settings = scene.source.rule(clause)
+        settings = scene.source.rule(clause, scene.taxonomy)
         if not settings.enabled or frames < settings.min_frames:
             return []
         zone = scene.zones.zone_at(ground_point(dog.box))

@@ -1,10 +1,11 @@
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from detection.errors import TaxonomyError
-from detection.taxonomy import DataStatus, Role, default_taxonomy, load_taxonomy
+from detection.taxonomy import DataStatus, Role, Taxonomy, default_taxonomy, load_taxonomy
 
 
 def _write(tmp_path: Path, data: object) -> Path:
@@ -75,6 +76,13 @@ def test_unknown_lookups_name_the_key() -> None:
         (lambda d: d["classes"][0].update(colour="red"), "colour"),
         (lambda d: d["classes"][4].update(data_status="maybe"), "data_status"),
         (lambda d: d["standards"][0]["clauses"][0].update(id="2a"), "clauses of another standard"),
+        (lambda d: d["standards"][2]["clauses"][0].pop("dwell_s"), "clause '3a' has no dwell_s:"),
+        (
+            lambda d: [d["standards"][5]["clauses"][2].pop(f) for f in ("dwell_s", "min_frames")],
+            "clause '6c' has no dwell_s or min_frames",
+        ),
+        (lambda d: d["standards"][0]["clauses"][0].update(min_frames=0), "min_frames"),
+        (lambda d: d["standards"][0]["clauses"][0].update(dwell_s=-1), "dwell_s"),
     ],
 )
 def test_invalid_taxonomy_is_refused_naming_file_and_field(tmp_path: Path, mutate, message) -> None:
@@ -95,3 +103,17 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
         load_taxonomy(bad)
     with pytest.raises(TaxonomyError, match="must hold a mapping"):
         load_taxonomy(_write(tmp_path, ["a"]))
+
+
+def test_dwell_defaults_are_rules_policy_not_published_labels() -> None:
+    """Each clause carries them, but GET /taxonomy (the UI's labels) stays as it was."""
+    clause = default_taxonomy().clause("3a")
+    assert (clause.dwell_s, clause.min_frames) == (300, 5)
+    assert {"dwell_s", "min_frames"}.isdisjoint(clause.model_dump())
+    published = json.dumps(Taxonomy.model_json_schema(mode="serialization"))
+    assert "dwell_s" not in published and "min_frames" not in published
+
+
+def test_standard_lookup_names_the_standards_there_are() -> None:
+    with pytest.raises(KeyError, match="no standard 7; the taxonomy has 1, 2, 3, 4, 5, 6"):
+        default_taxonomy().standard(7)

@@ -20,6 +20,7 @@ from rules_helpers import (
 )
 
 from detection.rules import default_rules
+from detection.rules.config import DEFAULT_RULES
 from detection.taxonomy import default_taxonomy
 
 
@@ -367,6 +368,14 @@ def test_every_taxonomy_clause_has_a_rule() -> None:
     clauses = {c.id for s in default_taxonomy().standards for c in s.clauses}
     covered = {c for rule in default_rules() for c in rule.clause_ids}
     assert covered == clauses
+
+
+def test_every_taxonomy_clause_has_table_cases() -> None:
+    """A new clause needs cases here too: one where it fires and, with a dwell, its boundary."""
+    fires = {r.split(".")[0] for *_, rules in [*CASES, *DOG_CASES] for r in rules}
+    assert fires == set(default_taxonomy().clause_ids)
+    with_dwell = {c for c, (dwell, _) in DEFAULT_RULES.items() if dwell > 0}
+    assert {clause for clause, *_ in REPRESENTATIVE} == with_dwell
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ import yaml
 
 from detection.errors import ConfigError
 from detection.rules import load_config
-from detection.rules.config import DEFAULT_RULES, EXAMPLES_DIR
+from detection.rules.config import DEFAULT_RULES, EXAMPLES_DIR, DwellDefaults
+from detection.taxonomy import DEFAULT_TAXONOMY, default_taxonomy, load_taxonomy
 
 BASE: dict[str, Any] = {
     "version": 1,
@@ -63,6 +64,50 @@ def test_rule_overrides_merge_with_defaults(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, data)).source("cam-1")
     assert (cfg.rule("3a").dwell_s, cfg.rule("3a").min_frames) == (42, DEFAULT_RULES["3a"][1])
     assert not cfg.rule("6a").enabled
+
+
+#: The dwell defaults as the code held them before they moved into the taxonomy file.
+DWELL = {
+    "1a": (120.0, 5),
+    "1b": (60.0, 5),
+    "1c": (120.0, 5),
+    "1d": (30.0, 5),
+    "2a": (0.0, 5),
+    "2b": (0.0, 5),
+    "3a": (300.0, 5),
+    "3b": (120.0, 5),
+    "4a": (60.0, 5),
+    "5a": (30.0, 5),
+    "5b": (60.0, 5),
+    "6a": (0.0, 10),
+    "6b": (0.0, 10),
+    "6c": (30.0, 5),
+}
+
+
+def test_every_clause_has_the_dwell_defaults_it_had() -> None:
+    assert dict(DEFAULT_RULES) == DWELL
+    assert list(DEFAULT_RULES) == list(default_taxonomy().clause_ids)
+
+
+def test_a_source_takes_the_defaults_of_the_taxonomy_it_runs_with(tmp_path: Path) -> None:
+    raw = yaml.safe_load(DEFAULT_TAXONOMY.read_text(encoding="utf-8"))
+    piling = raw["standards"][2]["clauses"][0]
+    assert piling["id"] == "3a"
+    piling.update(dwell_s=7, min_frames=2)
+    tax = load_taxonomy(write(tmp_path, raw, "taxonomy.yaml"))
+    cfg = load_config(write(tmp_path, BASE), taxonomy=tax).source()
+    assert (cfg.rule("3a", tax).dwell_s, cfg.rule("3a", tax).min_frames) == (7, 2)
+    assert (cfg.rule("3a").dwell_s, cfg.rule("3a").min_frames) == DWELL["3a"]
+    assert DwellDefaults(tax)["3a"] == (7, 2)
+
+
+def test_a_clause_the_taxonomy_lacks_has_no_defaults() -> None:
+    """Not a dwell of 0 s in 1 frame, as it once was: it would fire on the first frame."""
+    cfg = load_config(EXAMPLES_DIR / "vtest.yaml").source()
+    with pytest.raises(KeyError, match="no clause '3z'"):
+        cfg.rule("3z")
+    assert "3z" not in DEFAULT_RULES
 
 
 def _set(path: str, value: Any) -> Any:
