@@ -38,7 +38,7 @@ class SourceRef(_Record):
 
 
 class StandardRef(_Record):
-    id: int = Field(ge=1, le=6, description="Standard number 1-6.")
+    id: int = Field(ge=1, description="Standard number 1-6.")
     key: str = Field(description="Stable key, e.g. 'vending'.")
     name_zh: str = Field(description="Chinese name, e.g. 无“乱摆乱卖”.")
     name_en: str = Field(description="English name.")

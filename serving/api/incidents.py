@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime, TypeAdapter
+from pydantic import AfterValidator, AwareDatetime, TypeAdapter
 
 from detection.rules.incident import Incident as IncidentRecord
+from detection.taxonomy import default_taxonomy
 from serving import metrics
 from serving.api.conditional import NOT_MODIFIED, IfNoneMatch, conditional
 from serving.api.deps import (
@@ -36,6 +37,16 @@ router = APIRouter(tags=["incidents"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 _QUEUE = TypeAdapter(list[IncidentOut])
+
+
+def _known_standard(standard: int | None) -> int | None:
+    """Which standards exist is the taxonomy's to say, not a bound in the code."""
+    if standard is not None:
+        try:
+            default_taxonomy().standard(standard)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
+    return standard
 
 
 def incident_out(session: SessionDep, incident: Incident) -> IncidentOut:
@@ -90,7 +101,9 @@ def list_incidents(
     _: IncidentReader,
     session: SessionDep,
     status: IncidentStatus | None = None,
-    standard: Annotated[int | None, Query(ge=1, le=6, description="Standard 1-6.")] = None,
+    standard: Annotated[
+        int | None, Query(ge=1, description="Standard 1-6."), AfterValidator(_known_standard)
+    ] = None,
     camera_id: Annotated[str | None, Query(max_length=100, description="Camera id.")] = None,
     squad_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Cameras of this squad.")

@@ -26,12 +26,12 @@ class Counts(Schema):
 
 
 class Cell(Counts):
-    standard: int = Field(ge=1, le=6)
+    standard: int = Field(ge=1)
     evidence: list[str] = Field(description="Original images of the cell's new tickets.")
 
 
 class StandardColumn(Schema):
-    id: int = Field(ge=1, le=6)
+    id: int = Field(ge=1)
     name_zh: str
     name_en: str
 
@@ -44,14 +44,14 @@ class SquadRow(Schema):
 
 
 class StandardTotal(Counts):
-    standard: int = Field(ge=1, le=6)
+    standard: int = Field(ge=1)
 
 
 class TrendPoint(Schema):
     """One standard on one day of the trend: the day's column total of the grid."""
 
     day: date
-    standard: int = Field(ge=1, le=6)
+    standard: int = Field(ge=1)
     new: int = Field(ge=0)
     dispatched: int = Field(ge=0)
     rectified: int = Field(ge=0)

@@ -89,3 +89,20 @@ def test_review_queue_filters(api: Api, query: str, expected: set[str]) -> None:
     ids = {post_record(api, r)["id"]: name for name, r in records.items()}
     found = api.ok("GET", f"/incidents?{query.format(squad=squad)}")
     assert {ids[i["id"]] for i in found} == expected
+
+
+@pytest.mark.parametrize(
+    ("standard", "message"),
+    [
+        (0, "greater than or equal to 1"),
+        (7, "no standard 7; the taxonomy has 1, 2, 3, 4, 5, 6"),  # the taxonomy's, not a bound
+    ],
+)
+def test_review_queue_refuses_a_standard_the_taxonomy_lacks(
+    api: Api, standard: int, message: str
+) -> None:
+    response = api.client.get(f"/incidents?standard={standard}", headers=api.admin.headers)
+    assert response.status_code == 422
+    body = response.json()
+    assert (body["code"], body["params"]) == ("request_invalid", {"fields": ["standard"]})
+    assert message in body["detail"][0]["msg"]
