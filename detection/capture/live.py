@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from detection.backoff import backoff_s
 from detection.capture.base import FrameSource
 from detection.capture.decode import DecodeMode, StreamOpenError, StreamReader
 from detection.capture.redact import redact_url
@@ -44,7 +45,6 @@ from detection.errors import SourceError
 log = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
-_MAX_BACKOFF_EXPONENT = 64  # factor**attempt stays finite; the cap applies long before
 _JOIN_TIMEOUT_S = 2.0  # close() waits this long for threads; a stuck read() is left to finish
 
 
@@ -83,8 +83,7 @@ class Backoff(BaseModel):
 
     def delay(self, failures: int, rng: random.Random) -> float:
         """Seconds to wait after ``failures`` failed attempts in a row (0: it had worked)."""
-        exponent = min(max(failures, 0), _MAX_BACKOFF_EXPONENT)
-        base = min(self.max_s, self.initial_s * self.factor**exponent)
+        base = backoff_s(self.initial_s, failures, self.max_s, self.factor)
         return min(self.max_s, base * (1.0 + rng.uniform(-self.jitter, self.jitter)))
 
 

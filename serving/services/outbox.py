@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from detection.backoff import backoff_s
 from detection.taxonomy import Taxonomy
 from serving import metrics
 from serving.config import Settings
@@ -306,7 +307,7 @@ def _outcome(
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
     """Delay after the ``attempts``-th failure: base, 2x base, 4x base ... capped at an hour."""
-    return timedelta(seconds=min(settings.dispatch_backoff_s * 2 ** (attempts - 1), MAX_BACKOFF_S))
+    return timedelta(seconds=backoff_s(settings.dispatch_backoff_s, attempts - 1, MAX_BACKOFF_S))
 
 
 def _post(client: httpx.Client, claim: _Claim, timeout: float) -> tuple[int | None, str | None]:

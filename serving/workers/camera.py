@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 from sqlalchemy.orm import Session
 
+from detection.backoff import backoff_s
 from detection.capture import (
     DecodeMode,
     LiveConfig,
@@ -59,7 +60,7 @@ def restart_delay(restart_s: float, crashes_in_a_row: int) -> float:
     """Back-off before a start that follows ``crashes_in_a_row`` crashes: doubles, capped."""
     if crashes_in_a_row <= 0:
         return 0.0
-    return min(MAX_RESTART_DELAY_S, restart_s * 2 ** (crashes_in_a_row - 1))
+    return backoff_s(restart_s, crashes_in_a_row - 1, MAX_RESTART_DELAY_S)
 
 
 def rss_bytes() -> int:
