@@ -19,7 +19,11 @@ from serving.services.errors import ConflictError, InvalidError, NotFoundError
 
 
 def validated_config(taxonomy: Taxonomy, code: str, config: dict[str, Any]) -> SourceConfig:
-    """The camera's rules config; errors are 422s naming the field (``config.zones.0.polygon``)."""
+    """The camera's rules config; errors are 422s naming the field (``config.zones.0.polygon``).
+
+    The one validation of a camera's config: the API's on every change, the workers' before they
+    watch a stored one (the taxonomy may have changed under it).
+    """
     if "id" in config and config["id"] != code:
         raise InvalidError(f"config.id: must be the camera code '{code}' (or omitted)")
     try:

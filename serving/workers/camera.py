@@ -6,7 +6,7 @@ in a row (the count is in the database, so a restart on another node backs off t
 ``detection.pipeline`` (through ``Analysis``) → incidents. A heartbeat thread reports the stream's
 state, decoding, warnings, frames analysed, memory and stuck readers every ``camera_heartbeat_s``,
 and writes the newest frame as the camera's snapshot. Killing the process
-kills whatever it holds, including an FFmpeg read stuck inside OpenCV.
+kills whatever it holds, including a stream read stuck inside PyAV's FFmpeg.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from detection.capture import (
 from detection.core import Frame
 from serving.config import Settings
 from serving.db.models import Camera, CameraState
-from serving.services import camera_runtime
+from serving.services import camera_runtime, cameras
 from serving.services.analysis import at_fixed_place
 from serving.services.errors import redact_paths
 from serving.workers.context import WorkerContext, check_store, worker_name
@@ -76,11 +76,10 @@ def camera_source(camera: Camera, settings: Settings) -> LiveSource | SubStreamS
     """The camera's stream, or its sub-stream with the main stream for evidence and fallback.
 
     ``camera_decode`` applies to the stream analysed, but ``auto`` decodes a sub-stream in full:
-    that costs little more than its keyframes (0.068 against 0.062 cores per camera) and its
-    frames are sampled at any moment, not in step with every camera sharing a keyframe phase
-    (p95 latency at 16 cameras 0.44 s against 1.25 s, docs/benchmarks/live.md). Beside a
-    sub-stream the main stream decodes keyframes only: it gives evidence, and frames at the
-    keyframe rate on a fallback.
+    that costs little more than its keyframes, and its frames are sampled at any moment, not in
+    step with every camera sharing a keyframe phase, which keeps bursts and so the p95
+    frame-to-incident latency down (docs/benchmarks/live.md). Beside a sub-stream the main stream
+    decodes keyframes only: it gives evidence, and frames at the keyframe rate on a fallback.
     """
     config = partial(LiveConfig, fail_fast=False, rtsp_transport=camera.rtsp_transport)
     fps, decode = settings.camera_fps, settings.camera_decode
@@ -157,7 +156,7 @@ class CameraRun:
     def _watch(self, camera: Camera) -> None:
         analysis, settings = self.ctx.analysis, self.ctx.settings
         analysis.detector.check()  # no model: crash now, not once per frame
-        config = analysis.config(camera.config)
+        config = cameras.validated_config(analysis.taxonomy, camera.code, camera.config)
         source = camera_source(camera, settings)
         with self._lock:
             self._source = source

@@ -23,14 +23,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from detection.capture import redact_text
-from detection.errors import ConfigError
 from serving.config import Settings
 from serving.db.base import utcnow
 from serving.db.models import Camera, CameraRuntime, CameraState
 from serving.schemas.cameras import CameraStatus
 from serving.services import camera_runtime
 from serving.services.analysis import Analysis
-from serving.services.errors import ServiceError, redact_paths
+from serving.services.cameras import validated_config
+from serving.services.errors import InvalidError, ServiceError, redact_paths
 from serving.workers.camera import snapshot_path
 from serving.workers.handles import Backend, CameraHandle
 
@@ -102,10 +102,11 @@ class CameraManager:
         with self._lock:
             self._slots[camera.id] = slot
         try:
-            self.analysis.config(camera.config)  # e.g. the taxonomy changed under a stored config
-        except ConfigError as exc:
-            log.error("camera %s not started: %s", camera.code, exc)
-            slot.error = redact_paths(str(exc))
+            # the API's validation, again: e.g. the taxonomy changed under a stored config
+            validated_config(self.analysis.taxonomy, camera.code, camera.config)
+        except InvalidError as exc:
+            log.error("camera %s not started: %s", camera.code, exc.message)
+            slot.error = redact_paths(exc.message)
             return
         with self.sessions() as session:
             if fresh or camera_runtime.get(session, camera.id) is None:

@@ -189,6 +189,20 @@ def test_start_goes_offline_with_a_reason_and_stop_stops(
     assert SECRET not in caplog.text
 
 
+def test_a_stored_config_the_taxonomy_no_longer_accepts_is_refused_as_the_api_refuses_it(
+    api: Api,
+) -> None:
+    camera_id = api.ok("POST", "/cameras", json=camera_body())["id"]
+    with api.services.sessions() as session:
+        camera = cameras.get(session, camera_id)
+        zone = {"id": "walk", "type": "moat", "polygon": [[0, 0], [640, 0], [640, 480]]}
+        camera.config = {**camera.config, "zones": [zone]}  # as if "moat" left the taxonomy
+        session.commit()
+    status = api.ok("POST", f"/cameras/{camera_id}/start")
+    assert status["state"] == "offline"
+    assert status["last_error"].startswith("config.zones.0.type: Input should be 'shop_front")
+
+
 @pytest.fixture
 def no_model_client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     settings = make_settings(
