@@ -19,17 +19,10 @@ from serving.api.deps import (
     ServicesDep,
     SessionDep,
 )
-from serving.db.models import Incident, IncidentStatus
+from serving.db.models import IncidentStatus
 from serving.schemas.common import MAX_ID
-from serving.schemas.incidents import (
-    IncidentOut,
-    ReviewAction,
-    ReviewIn,
-    ReviewOut,
-    ReviewResult,
-    Untrainable,
-)
-from serving.services import corrections, incidents, recurrence, tickets
+from serving.schemas.incidents import IncidentOut, ReviewIn, ReviewOut, ReviewResult
+from serving.services import incidents, recurrence
 from serving.services.recurrence import Recurrence
 
 router = APIRouter(tags=["incidents"])
@@ -47,26 +40,6 @@ def _known_standard(standard: int | None) -> int | None:
         except KeyError as exc:
             raise ValueError(exc.args[0]) from None
     return standard
-
-
-def incident_out(session: SessionDep, incident: Incident) -> IncidentOut:
-    """An incident as every route shows it (names, best image, trainability, ticket)."""
-    return _shown(incident, incidents.ticket_id_for(session, incident.id))
-
-
-def _shown(incident: Incident, ticket_id: int | None) -> IncidentOut:
-    out = IncidentOut.model_validate(incident)
-    out.ticket_id = ticket_id
-    out.standard_name = str(incident.record.get("standard", {}).get("name_zh", ""))
-    out.clause_name = str(incident.record.get("clause", {}).get("name_zh", ""))
-    out.source_name = str(incident.record.get("source", {}).get("name", ""))
-    out.image = incidents.best_image(incident)
-    out.image_region = incidents.best_region(incident)
-    gap = corrections.training_gap(incident.boxes, out.image is not None)
-    out.trainable = gap is None
-    if gap is not None:
-        out.untrainable = Untrainable(code=gap.code, detail=gap.detail, boxes=list(gap.boxes))
-    return out
 
 
 @router.post(
@@ -89,7 +62,7 @@ def ingest_incident(
     metrics.INCIDENTS.labels(result="new" if created else "duplicate").inc()
     if not created:
         response.status_code = status.HTTP_200_OK
-    return incident_out(session, incident)
+    return incidents.incident_out(session, incident)
 
 
 @router.get(
@@ -124,14 +97,13 @@ def list_incidents(
     """
     where = incidents.IncidentFilter(standard, camera_id, squad_id, min_confidence, since, until)
     rows = incidents.list_incidents(session, status, limit, offset, where)
-    tickets = incidents.ticket_ids_for(session, [i.id for i in rows])
-    body = _QUEUE.dump_json([_shown(i, tickets.get(i.id)) for i in rows], by_alias=True)
+    body = _QUEUE.dump_json(incidents.incidents_out(session, rows), by_alias=True)
     return conditional(body, if_none_match)
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)
 def get_incident(incident_id: IdPath, _: IncidentReader, session: SessionDep) -> IncidentOut:
-    return incident_out(session, incidents.get_incident(session, incident_id))
+    return incidents.incident_out(session, incidents.get_incident(session, incident_id))
 
 
 @router.delete(
@@ -143,7 +115,8 @@ def lift_suppression(
     incident_id: IdPath, reviewer: ReviewerUser, session: SessionDep
 ) -> IncidentOut:
     """Let new sightings of a rejected incident be queued for review again (see recurrence)."""
-    return incident_out(session, recurrence.lift_suppression(session, reviewer, incident_id))
+    incident = recurrence.lift_suppression(session, reviewer, incident_id)
+    return incidents.incident_out(session, incident)
 
 
 @router.post("/incidents/{incident_id}/reviews", response_model=ReviewResult)
@@ -155,17 +128,11 @@ def review_incident(
     session: SessionDep,
 ) -> ReviewResult:
     """Confirm (→ ticket), reject with a reason, relabel a box or correct it; all are kept."""
-    decision = incidents.review(session, services.taxonomy, reviewer, incident_id, data)
-    incident = incidents.get_incident(session, incident_id)
-    if data.action is ReviewAction.CONFIRM:
-        tickets.from_incident(session, services.settings, services.taxonomy, reviewer, incident)
-    session.commit()
-    metrics.REVIEWS.labels(action=data.action.value).inc()
-    return ReviewResult(
-        review=ReviewOut.model_validate(decision),
-        incident=incident_out(session, incident),
-        ticket_id=incidents.ticket_id_for(session, incident_id),
+    decision = incidents.review(
+        session, services.settings, services.taxonomy, reviewer, incident_id, data
     )
+    metrics.REVIEWS.labels(action=data.action.value).inc()
+    return incidents.review_result(session, decision)
 
 
 @router.get("/reviews", response_model=list[ReviewOut])

@@ -11,11 +11,10 @@ from starlette.datastructures import FormData, UploadFile
 from detection.errors import ModelError
 from serving import metrics
 from serving.api.deps import IdPath, IngestUser, ServicesDep, SessionDep
-from serving.api.incidents import incident_out
 from serving.schemas.cameras import JobOut, PhotoOut
 from serving.schemas.common import Location
 from serving.schemas.evidence import BlobOut
-from serving.services import jobs
+from serving.services import incidents, jobs
 from serving.services.errors import ServiceError
 from serving.services.photos import ingest_photo
 from serving.workers.handles import Backend
@@ -104,7 +103,7 @@ async def _one_photo(
         photo=BlobOut.model_validate(result.blob),
         created=result.created,
         location=None if gps is None else Location(lat=gps.lat, lon=gps.lon, heading=gps.heading),
-        incidents=[incident_out(session, i) for i in result.incidents],
+        incidents=incidents.incidents_out(session, result.incidents),
     )
 
 

@@ -28,7 +28,7 @@ from detection.taxonomy import Taxonomy
 from serving.db.models import Incident, IncidentStatus, Review
 from serving.schemas.incidents import RejectReason, ReviewAction
 from serving.services.evidence import BlobStore
-from serving.services.incidents import best_image, best_region
+from serving.services.incident_record import RecordView
 
 Xyxy = tuple[float, float, float, float]
 
@@ -113,8 +113,9 @@ def collect(session: Session, store: BlobStore, taxonomy: Taxonomy) -> Correctio
     result = Corrections()
     frames: dict[str, LabeledFrame] = {}
     for incident in session.scalars(query):
-        boxes_or_reason = _boxes(session, incident, frozenset(taxonomy.class_names))
-        image = best_image(incident)
+        stored = RecordView.of(incident)
+        boxes_or_reason = _boxes(session, incident, stored, frozenset(taxonomy.class_names))
+        image = stored.best_image
         if isinstance(boxes_or_reason, str) or image is None:
             reason = boxes_or_reason if isinstance(boxes_or_reason, str) else "no evidence image"
             result.skipped.append({"incident": incident.id, "reason": reason})
@@ -133,7 +134,9 @@ def collect(session: Session, store: BlobStore, taxonomy: Taxonomy) -> Correctio
     return result
 
 
-def _boxes(session: Session, incident: Incident, known: frozenset[str]) -> list[LabeledBox] | str:
+def _boxes(
+    session: Session, incident: Incident, stored: RecordView, known: frozenset[str]
+) -> list[LabeledBox] | str:
     """The incident's true boxes, or why it cannot be used."""
     unknown = sorted({str(b["class_name"]) for b in incident.boxes} - known)
     if unknown:
@@ -144,11 +147,11 @@ def _boxes(session: Session, incident: Incident, known: frozenset[str]) -> list[
         if reason != RejectReason.FALSE_POSITIVE.value:
             return f"rejected as {reason}: the objects may be real, so not a negative"
         return [_labeled(b, None) for b in drawn]
-    gap = training_gap(incident.boxes, best_image(incident) is not None)
+    gap = training_gap(incident.boxes, stored.best_image is not None)
     if gap is not None:
         return gap.detail
     detected = [b for b in incident.boxes if not b.get("added")]
-    region = best_region(incident) if len(detected) == 1 else None
+    region = stored.best_region if len(detected) == 1 else None
     return [_labeled(b, region) for b in [*detected, *drawn]]
 
 

@@ -1,4 +1,4 @@
-"""Incident ingestion (idempotent) and the review gate in front of tickets."""
+"""Incident ingestion (idempotent), the review gate in front of tickets, the incident as shown."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from detection.rules.incident import Incident as IncidentRecord
 from detection.taxonomy import Taxonomy
 from serving import metrics
+from serving.config import Settings
 from serving.db.base import utcnow
 from serving.db.models import (
     Incident,
@@ -25,9 +26,18 @@ from serving.db.models import (
     Ticket,
     User,
 )
-from serving.schemas.incidents import ReviewAction, ReviewIn
-from serving.services import recurrence
+from serving.schemas.incidents import (
+    IncidentOut,
+    ReviewAction,
+    ReviewIn,
+    ReviewOut,
+    ReviewResult,
+    Untrainable,
+)
+from serving.services import recurrence, tickets
+from serving.services.corrections import training_gap
 from serving.services.errors import ConflictError, InvalidError, NotFoundError
+from serving.services.incident_record import RecordView
 from serving.services.recurrence import Earlier, Recurrence
 
 
@@ -38,13 +48,6 @@ def evidence_of(record: IncidentRecord) -> list[str]:
     frames = (record.evidence.opened, record.evidence.best)
     files = [f.original for f in frames] + [f.annotated for f in frames] + [f.crop for f in frames]
     return list(dict.fromkeys(f.sha256 for f in files))
-
-
-def originals_of(incident: Incident) -> list[str]:
-    """The original full-resolution frames: what tickets and reports link to (原图)."""
-    evidence = incident.record.get("evidence") or {}
-    frames = [evidence.get("opened"), evidence.get("best")]
-    return list(dict.fromkeys(f["original"]["sha256"] for f in frames if f))
 
 
 def boxes_of(record: IncidentRecord) -> list[dict[str, object]]:
@@ -152,8 +155,9 @@ def _merge(session: Session, incident: Incident, record: IncidentRecord) -> bool
     came from (grown since) or a more confident one, unless a reviewer has edited the boxes.
     """
     newer = record.last_seen > incident.last_seen
-    own = incident.record.get("id") == record.id
-    closed_now = own and incident.record.get("status") != record.status  # e.g. open → closed
+    stored = RecordView.of(incident)
+    own = stored.id == record.id
+    closed_now = own and stored.status != record.status  # e.g. open → closed
     if not (newer or closed_now or record.confidence > incident.confidence):
         return False
     span = (
@@ -173,13 +177,6 @@ def _edited(session: Session, incident: Incident) -> bool:
     return session.scalar(query) is not None
 
 
-def _originals(record: IncidentRecord) -> list[str]:
-    if record.evidence is None:
-        return []
-    frames = (record.evidence.opened, record.evidence.best)
-    return list(dict.fromkeys(f.original.sha256 for f in frames))
-
-
 def _sighted(
     session: Session, earlier: Earlier, outcome: SightingOutcome, record: IncidentRecord
 ) -> Incident:
@@ -195,7 +192,7 @@ def _sighted(
             first_seen=record.first_seen,
             last_seen=record.last_seen,
             confidence=record.confidence,
-            evidence=_originals(record),
+            evidence=RecordView.of_record(record).originals,
             files=evidence_of(record),
         )
     )
@@ -229,7 +226,8 @@ def _sighted_again(session: Session, sighting: Sighting, record: IncidentRecord)
     sighting.first_seen = min(sighting.first_seen, record.first_seen)
     sighting.last_seen = max(sighting.last_seen, record.last_seen)
     if better:
-        sighting.confidence, sighting.evidence = record.confidence, _originals(record)
+        sighting.confidence = record.confidence
+        sighting.evidence = RecordView.of_record(record).originals
         sighting.files = list(dict.fromkeys([*sighting.files, *evidence_of(record)]))
     pending = incident.status == IncidentStatus.PENDING.value
     if sighting.outcome == SightingOutcome.LINKED.value and pending:
@@ -341,11 +339,52 @@ def ticket_ids_for(session: Session, incident_ids: Sequence[int]) -> dict[int, i
     return {incident_id: ticket_id for incident_id, ticket_id in rows if incident_id is not None}
 
 
+def incident_out(session: Session, incident: Incident) -> IncidentOut:
+    """An incident as every route shows it (names, best image, trainability, ticket)."""
+    return _shown(incident, ticket_id_for(session, incident.id))
+
+
+def incidents_out(session: Session, rows: Sequence[Incident]) -> list[IncidentOut]:
+    """Incidents as shown, their tickets found in one query (a page of the queue)."""
+    ticket_ids = ticket_ids_for(session, [i.id for i in rows])
+    return [_shown(i, ticket_ids.get(i.id)) for i in rows]
+
+
+def _shown(incident: Incident, ticket_id: int | None) -> IncidentOut:
+    stored = RecordView.of(incident)
+    out = IncidentOut.model_validate(incident)
+    out.ticket_id = ticket_id
+    out.standard_name = stored.standard_name
+    out.clause_name = stored.clause_name
+    out.source_name = stored.source_name
+    out.image = stored.best_image
+    out.image_region = stored.best_region
+    gap = training_gap(incident.boxes, out.image is not None)
+    out.trainable = gap is None
+    if gap is not None:
+        out.untrainable = Untrainable(code=gap.code, detail=gap.detail, boxes=list(gap.boxes))
+    return out
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A stored review decision and the incident it was made on, as it is now."""
+
+    review: Review
+    incident: Incident
+
+
 def review(
-    session: Session, taxonomy: Taxonomy, reviewer: User, incident_id: int, data: ReviewIn
-) -> Review:
-    """Record a decision. Relabel and box corrections edit the incident and keep it pending;
-    confirm and reject close the review. The caller turns a confirmation into a ticket."""
+    session: Session,
+    settings: Settings,
+    taxonomy: Taxonomy,
+    reviewer: User,
+    incident_id: int,
+    data: ReviewIn,
+) -> Decision:
+    """Record a decision and commit it. Relabel and box corrections edit the incident and keep
+    it pending; reject closes the review; confirm closes it and opens the incident's ticket in
+    the same transaction, so there is no confirmed incident without its ticket."""
     incident = get_incident(session, incident_id)
     if incident.status != IncidentStatus.PENDING.value:
         raise ConflictError(f"incident {incident_id} was already reviewed ({incident.status})")
@@ -370,7 +409,18 @@ def review(
         note=data.note,
     )
     session.add(decision)
-    return decision
+    if data.action is ReviewAction.CONFIRM:
+        tickets.from_incident(session, settings, taxonomy, reviewer, incident)
+    session.commit()
+    return Decision(decision, incident)
+
+
+def review_result(session: Session, decision: Decision) -> ReviewResult:
+    """What the review route answers: the decision, the incident and the ticket it has now."""
+    shown = incident_out(session, decision.incident)
+    return ReviewResult(
+        review=ReviewOut.model_validate(decision.review), incident=shown, ticket_id=shown.ticket_id
+    )
 
 
 def _edit_box(
@@ -411,24 +461,12 @@ def _add_box(taxonomy: Taxonomy, incident: Incident, data: ReviewIn) -> dict[str
         "role": taxonomy.cls(data.class_name).role.value,
         "confidence": None,
         "xyxy": list(data.xyxy),
-        "evidence": best_image(incident),
+        "evidence": RecordView.of(incident).best_image,
         "added": True,
     }
     incident.boxes = [*incident.boxes, new]
     incident.classes = sorted({*incident.classes, data.class_name})
     return new
-
-
-def best_image(incident: Incident) -> str | None:
-    """SHA-256 of the best original evidence frame: the image reviewers label."""
-    best = (incident.record.get("evidence") or {}).get("best")
-    return str(best["original"]["sha256"]) if best else None
-
-
-def best_region(incident: Incident) -> list[float] | None:
-    """The evidence region (xyxy pixels) on the best frame."""
-    best = (incident.record.get("evidence") or {}).get("best")
-    return [float(v) for v in best["region_xyxy"]] if best else None
 
 
 def list_reviews(session: Session, limit: int, offset: int) -> list[Review]:

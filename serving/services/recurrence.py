@@ -25,7 +25,6 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -49,6 +48,7 @@ from serving.db.models import (
 )
 from serving.schemas.incidents import TrailAction
 from serving.services.errors import ConflictError, NotFoundError
+from serving.services.incident_record import RecordView
 
 CANDIDATES = 50  # earlier incidents compared, newest first
 METRES_PER_DEGREE = 111_320.0  # of latitude; a bounding box before the exact distance
@@ -124,28 +124,18 @@ Candidates = Select[Incident, Ticket]
 def _by_region(
     query: Candidates, record: IncidentRecord, policy: Recurrence
 ) -> tuple[Candidates, Callable[[Incident], bool]]:
-    size = list(record.frame_size)
-    mine = _regions(record.model_dump(mode="json"))
+    """Same source and frame size, and any pair of their regions (``RecordView.regions``)
+    overlapping: one of a scene's several incidents (three groups of bags) moves its last region
+    among its objects."""
+    mine = RecordView.of_record(record)
 
     def overlaps(incident: Incident) -> bool:
-        theirs = _regions(incident.record)
-        if list(incident.record.get("frame_size") or ()) != size or not (mine and theirs):
+        theirs = RecordView.of(incident)
+        if theirs.frame_size != mine.frame_size:
             return False
-        return float(box_iou(mine, theirs).max()) >= policy.min_iou
+        return float(box_iou(mine.regions, theirs.regions).max()) >= policy.min_iou
 
     return query.where(Incident.source_id == record.source.id), overlaps
-
-
-def _regions(record: dict[str, Any]) -> list[list[float]]:
-    """Where a record saw its situation: its last observation and its evidence frames' regions.
-
-    One of a scene's several incidents (three groups of bags) moves its last region among its
-    objects, so any pair overlapping is the same place.
-    """
-    evidence = record.get("evidence") or {}
-    frames = [evidence.get("opened"), evidence.get("best")]
-    found = [record.get("region_xyxy"), *(f.get("region_xyxy") for f in frames if f)]
-    return [list(map(float, box)) for box in found if box]
 
 
 def _by_distance(

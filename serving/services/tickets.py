@@ -49,7 +49,7 @@ from serving.services.errors import (
     InvalidError,
     NotFoundError,
 )
-from serving.services.incidents import originals_of
+from serving.services.incident_record import RecordView
 from serving.services.routing import road_flags, route
 from serving.services.ticket_view import OPEN_FOR_SQUAD
 
@@ -219,7 +219,7 @@ def _camera(session: Session, code: str | None) -> Camera | None:
 def from_incident(
     session: Session, settings: Settings, taxonomy: Taxonomy, actor: User, incident: Incident
 ) -> Ticket:
-    clause = taxonomy.clause(incident.clause)
+    clause, stored = taxonomy.clause(incident.clause), RecordView.of(incident)
     classes = ", ".join(
         taxonomy.cls(c).name_zh for c in incident.classes if c in taxonomy.class_names
     )
@@ -240,10 +240,10 @@ def from_incident(
             lon=incident.lon,
             road=None,  # the camera's, if it is a registered camera
             camera_id=incident.camera_id,
-            evidence=originals_of(incident),
+            evidence=stored.originals,
             complaint=False,
             incident_id=incident.id,
-            in_priority_hours=bool(incident.record["in_priority_hours"]),
+            in_priority_hours=stored.in_priority_hours,
         ),
     )
 

@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
-from serving.db.models import Incident, UserRole
+from serving.db.models import Incident, User, UserRole
+from serving.schemas.incidents import ReviewAction, ReviewIn
+from serving.services import incidents
+from serving.services.incident_record import RecordView
 from tests.serving.conftest import Api, make_record, post_record, sha
 
 WEST = [[36.00, 120.00], [36.00, 120.10], [36.10, 120.10], [36.10, 120.00]]
@@ -172,6 +175,53 @@ def test_relabel_and_box_corrections_are_kept_for_retraining(api: Api) -> None:
     decisions = api.ok("GET", "/reviews")
     assert [d["action"] for d in decisions] == ["relabel", "correct_box", "confirm"]
     assert all(d["incident_id"] == incident["id"] and d["reviewer_id"] for d in decisions)
+
+
+def test_the_review_service_opens_the_ticket_of_a_confirmation(api: Api) -> None:
+    """Whoever records a confirmation (the route, a script) gets its ticket in the same commit."""
+    incident = post_record(api, make_record())
+    services = api.services
+    with services.sessions() as session:
+        reviewer = session.get(User, api.actor(UserRole.REVIEWER).id)
+        assert reviewer is not None
+        confirm = ReviewIn(action=ReviewAction.CONFIRM)
+        decision = incidents.review(
+            session, services.settings, services.taxonomy, reviewer, incident["id"], confirm
+        )
+        assert decision.incident.status == "confirmed"
+    shown = api.ok("GET", f"/incidents/{incident['id']}")
+    assert shown["ticket_id"] is not None
+    assert api.ok("GET", f"/tickets/{shown['ticket_id']}")["incident_id"] == incident["id"]
+
+
+@pytest.mark.parametrize("with_evidence", [True, False])
+def test_the_record_view_reads_the_stored_row_as_the_posted_record(
+    api: Api, with_evidence: bool
+) -> None:
+    record = make_record() if with_evidence else make_record(evidence=None)
+    incident = post_record(api, record)
+    with api.services.sessions() as session:
+        row = session.get(Incident, incident["id"])
+        assert row is not None
+        stored = RecordView.of(row)
+    assert stored == RecordView.of_record(record)
+    best, opened = sha(f"{record.id}/best-original"), sha(f"{record.id}/opened-original")
+    region = [10.0, 20.0, 110.0, 220.0]
+    expected = {
+        "names": ("无“乱堆乱放”", "乱堆乱放", "测试摄像头"),
+        "originals": [opened, best] if with_evidence else [],
+        "best_image": best if with_evidence else None,
+        "best_region": region if with_evidence else None,
+        "regions": [region] * (3 if with_evidence else 1),
+    }
+    assert {
+        "names": (stored.standard_name, stored.clause_name, stored.source_name),
+        "originals": stored.originals,
+        "best_image": stored.best_image,
+        "best_region": stored.best_region,
+        "regions": stored.regions,
+    } == expected
+    assert (stored.id, stored.status, stored.in_priority_hours) == (record.id, "closed", True)
 
 
 def test_incidents_filter_by_status(api: Api) -> None:
