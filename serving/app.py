@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Stale temp files and expired videos and evidence: at start-up, then on a schedule.
         sweeper = None
         if settings.retention_worker:
-            sweep = partial(scheduled_run, services.sessions, settings)
+            sweep = partial(scheduled_run, services.sessions, settings, services.taxonomy)
             sweeper = PeriodicWorker("retention", sweep, settings.retention_interval_s)
             sweeper.start()
         backend = await run_in_threadpool(open_backend, settings)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from serving.api.deps import AdminUser, IdPath, ServicesDep, SessionDep
 from serving.schemas.retention import LegalHoldIn, LegalHoldOut, RetentionReport
-from serving.services import retention
+from serving.services import retention, tickets
 
 router = APIRouter(tags=["retention"])
 
@@ -20,12 +20,12 @@ def retention_report(_: AdminUser, services: ServicesDep, session: SessionDep) -
 @router.post("/admin/retention/run", response_model=RetentionReport)
 def retention_run(_: AdminUser, services: ServicesDep, session: SessionDep) -> RetentionReport:
     """Apply the retention policy now (as the scheduled run does): what was removed, and why."""
-    return retention.run(session, services.settings)
+    return retention.run(session, services.settings, services.taxonomy)
 
 
 @router.get("/tickets/{ticket_id}/legal-hold", response_model=LegalHoldOut)
 def get_legal_hold(ticket_id: IdPath, _: AdminUser, session: SessionDep) -> LegalHoldOut:
-    return LegalHoldOut.model_validate(retention.get_ticket(session, ticket_id))
+    return LegalHoldOut.model_validate(tickets.get_ticket(session, ticket_id))
 
 
 @router.put(
@@ -34,8 +34,15 @@ def get_legal_hold(ticket_id: IdPath, _: AdminUser, session: SessionDep) -> Lega
     responses={404: {"description": "No such ticket."}, 409: {"description": "Already so."}},
 )
 def set_legal_hold(
-    ticket_id: IdPath, data: LegalHoldIn, user: AdminUser, session: SessionDep
+    ticket_id: IdPath,
+    data: LegalHoldIn,
+    user: AdminUser,
+    services: ServicesDep,
+    session: SessionDep,
 ) -> LegalHoldOut:
     """Place (``hold: true``) or lift a legal hold: a held ticket's evidence is kept whatever the
     retention policy says. Both are recorded in the ticket's audit trail with the reason."""
-    return LegalHoldOut.model_validate(retention.set_legal_hold(session, user, ticket_id, data))
+    ticket = tickets.set_legal_hold(
+        session, services.settings, services.taxonomy, user, ticket_id, data
+    )
+    return LegalHoldOut.model_validate(ticket)

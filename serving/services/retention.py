@@ -22,8 +22,9 @@ Blob rows stay, because tickets' ``after_photo`` refers to them: the file goes, 
 Order: files first, then marks, and a row is marked only when its files are gone; so a mark is
 always true. A crash in between leaves rows unmarked whose files are (partly) gone: the next run
 plans them again, finds the files missing and marks them. Runs and legal-hold changes in one
-process are serialised by a lock; marks are conditional UPDATEs, so a row changed since the plan
-(reopened, held) or marked by another process is left alone, and audited once.
+process are serialised by ``tickets.LEGAL_HOLD_LOCK``; marks are conditional UPDATEs, so a row
+changed since the plan (reopened, held) or marked by another process is left alone, and audited
+once. A ticket's audit event is written as every ticket event is (``tickets.record_event``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import logging
 import os
 import re
 import stat
-import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -54,6 +54,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from detection.taxonomy import Taxonomy, default_taxonomy
 from serving.config import Settings
 from serving.db.base import utcnow
 from serving.db.models import (
@@ -67,12 +68,11 @@ from serving.db.models import (
     Ticket,
     TicketEvent,
     TicketStatus,
-    User,
 )
 from serving.db.session import make_engine, make_session_factory
 from serving.migrations import upgrade
-from serving.schemas.retention import FileKind, LegalHoldIn, PolicyOut, RemovalOut, RetentionReport
-from serving.services.errors import ConflictError, NotFoundError
+from serving.schemas.retention import FileKind, PolicyOut, RemovalOut, RetentionReport
+from serving.services import tickets
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,6 @@ TEMP_PATTERNS = ("*/.upload-*", "*/.tmp-*")
 FINAL = (TicketStatus.CLOSED.value, TicketStatus.CANCELLED.value)
 FINISHED = (JobStatus.SUCCEEDED.value, JobStatus.PARTIAL.value, JobStatus.FAILED.value)
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-_LOCK = threading.Lock()
 _Ts = TypeVarTuple("_Ts")
 
 
@@ -94,13 +93,23 @@ class Removal:
 
 
 @dataclass(frozen=True)
+class Audit:
+    """The ticket event a mark writes: its ticket's evidence was removed."""
+
+    ticket_id: int
+    status: TicketStatus  # the ticket's, when it was planned
+    changes: dict[str, object]
+    note: str
+
+
+@dataclass(frozen=True)
 class Mark:
     """A row that lost its files; ``claim`` marks it once none of ``paths`` exists."""
 
     what: str
     claim: Update
     paths: tuple[Path, ...]
-    audit: TicketEvent | None = None
+    audit: Audit | None = None
 
 
 @dataclass
@@ -124,17 +133,17 @@ def plan(session: Session, settings: Settings) -> Plan:
 
 def preview(session: Session, settings: Settings) -> RetentionReport:
     """The dry run: what ``run`` would remove and mark now."""
-    with _LOCK:
+    with tickets.LEGAL_HOLD_LOCK:
         found = plan(session, settings)
     return report(found, settings, dry_run=True, records=[m.what for m in found.marks])
 
 
-def run(session: Session, settings: Settings) -> RetentionReport:
+def run(session: Session, settings: Settings, taxonomy: Taxonomy) -> RetentionReport:
     """Plan and carry out: remove the files, then mark the rows whose files are gone."""
-    with _LOCK:
+    with tickets.LEGAL_HOLD_LOCK:
         found = plan(session, settings)
         failed = _remove(found)
-        marked = _mark(session, found)
+        marked = _mark(session, settings, taxonomy, found)
     done = report(found, settings, dry_run=False, records=marked, failed=failed)
     if done.total_files or failed:
         log.info(
@@ -153,7 +162,9 @@ def run_standalone(settings: Settings, *, dry_run: bool) -> RetentionReport:
     engine = make_engine(settings.database_url)
     try:
         with make_session_factory(engine)() as session:
-            return preview(session, settings) if dry_run else run(session, settings)
+            if dry_run:
+                return preview(session, settings)
+            return run(session, settings, default_taxonomy())
     finally:
         engine.dispose()
 
@@ -205,46 +216,10 @@ def format_report(done: RetentionReport) -> str:
     return "\n".join(lines)
 
 
-def set_legal_hold(session: Session, actor: User, ticket_id: int, data: LegalHoldIn) -> Ticket:
-    """Place or lift the hold, with an audit event. Serialised with retention runs: a run either
-    sees the hold or finished before it was placed."""
-    with _LOCK:
-        ticket = get_ticket(session, ticket_id)
-        if ticket.legal_hold == data.hold:
-            state = "on legal hold" if data.hold else "not on legal hold"
-            raise ConflictError(f"ticket {ticket_id} is already {state}")
-        now = utcnow()
-        ticket.legal_hold = data.hold
-        ticket.legal_hold_by = actor.id if data.hold else None
-        ticket.legal_hold_reason = data.reason if data.hold else None
-        ticket.legal_hold_at = now if data.hold else None
-        ticket.updated_at = now
-        session.add(
-            TicketEvent(
-                ticket_id=ticket.id,
-                actor_id=actor.id,
-                action="legal_hold" if data.hold else "legal_hold_lifted",
-                from_status=ticket.status,
-                to_status=ticket.status,
-                changes={"legal_hold": [not data.hold, data.hold]},
-                note=data.reason,
-            )
-        )
-        session.commit()
-    return ticket
-
-
-def get_ticket(session: Session, ticket_id: int) -> Ticket:
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise NotFoundError(f"ticket {ticket_id} not found")
-    return ticket
-
-
-def scheduled_run(sessions: sessionmaker[Session], settings: Settings) -> None:
+def scheduled_run(sessions: sessionmaker[Session], settings: Settings, taxonomy: Taxonomy) -> None:
     """One round of the service's schedule (``serving.app`` runs it at start-up, then hourly)."""
     with sessions() as session:
-        run(session, settings)
+        run(session, settings, taxonomy)
 
 
 # --- planning -----------------------------------------------------------------------------------
@@ -320,7 +295,7 @@ class _Expired:
     reason: str
     shas: list[str]
     claim: Update
-    audit: TicketEvent | None = None
+    audit: Audit | None = None
 
 
 def _plan_evidence(session: Session, found: Plan, days: int) -> None:
@@ -455,13 +430,9 @@ def _expired_tickets(
         audit = (
             None
             if not shas
-            else TicketEvent(
+            else Audit(
                 ticket_id=row.id,
-                actor_id=None,
-                at=now,
-                action="evidence_removed",
-                from_status=row.status,
-                to_status=row.status,
+                status=TicketStatus(row.status),
                 changes={"evidence_removed": shas},
                 note=f"retention: kept {days} days after the ticket was {row.status}",
             )
@@ -551,7 +522,7 @@ def _remove(found: Plan) -> list[str]:
     return failed
 
 
-def _mark(session: Session, found: Plan) -> list[str]:
+def _mark(session: Session, settings: Settings, taxonomy: Taxonomy, found: Plan) -> list[str]:
     """Mark each row whose files are all gone now; a row changed since the plan is skipped."""
     marked = []
     for mark in found.marks:
@@ -559,10 +530,28 @@ def _mark(session: Session, found: Plan) -> list[str]:
             continue
         if cast(CursorResult[object], session.execute(mark.claim)).rowcount == 1:
             if mark.audit is not None:
-                session.add(mark.audit)
+                _audit(session, settings, taxonomy, found.at, mark.audit)
             marked.append(mark.what)
     session.commit()
     return marked
+
+
+def _audit(
+    session: Session, settings: Settings, taxonomy: Taxonomy, at: datetime, audit: Audit
+) -> None:
+    ticket = tickets.get_ticket(session, audit.ticket_id)
+    tickets.record_event(
+        session,
+        settings,
+        taxonomy,
+        ticket,
+        None,
+        "evidence_removed",
+        audit.status,
+        audit.changes,
+        audit.note,
+        at,
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Tickets: creation (from a confirmed incident or a complaint), priority, lifecycle, visibility.
+"""Tickets: creation (from a confirmed incident or a complaint), priority, lifecycle, visibility,
+legal holds, and the audit trail (every event is written by ``record_event``, which also queues
+the outbox messages announcing it).
 
 Lifecycle (``TRANSITIONS``; any other action in a state is a 409)::
 
@@ -15,6 +17,7 @@ Lifecycle (``TRANSITIONS``; any other action in a state is a 409)::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +43,7 @@ from serving.db.models import (
     User,
     UserRole,
 )
+from serving.schemas.retention import LegalHoldIn
 from serving.schemas.tickets import ActionIn, ComplaintIn, TicketAction
 from serving.services import outbox
 from serving.services.errors import (
@@ -205,7 +209,7 @@ def create_ticket(
         "route_via": ticket.route_via,
         "priority": priority.value,
     }
-    _record(session, settings, taxonomy, ticket, actor, "created", None, changes, "")
+    record_event(session, settings, taxonomy, ticket, actor, "created", None, changes, "")
     return ticket
 
 
@@ -286,6 +290,50 @@ def get_visible(session: Session, actor: User, ticket_id: int) -> Ticket:
     ticket = session.scalar(_visible_query(actor).where(Ticket.id == ticket_id))
     if ticket is None:
         raise NotFoundError(f"ticket {ticket_id} not found")
+    return ticket
+
+
+def get_ticket(session: Session, ticket_id: int) -> Ticket:
+    """Any ticket, whichever squad holds it (the admins' legal holds); 404 where there is none."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFoundError(f"ticket {ticket_id} not found")
+    return ticket
+
+
+# Held while a legal hold is placed or lifted, and by retention's plans and runs
+# (serving.services.retention): a run either sees a hold or finished before it was placed.
+LEGAL_HOLD_LOCK = threading.Lock()
+
+
+def set_legal_hold(
+    session: Session,
+    settings: Settings,
+    taxonomy: Taxonomy,
+    actor: User,
+    ticket_id: int,
+    data: LegalHoldIn,
+) -> Ticket:
+    """Place or lift the hold; its audit event (``legal_hold``, ``legal_hold_lifted``) is written
+    as every ticket event is (``record_event``)."""
+    with LEGAL_HOLD_LOCK:
+        ticket = get_ticket(session, ticket_id)
+        if ticket.legal_hold == data.hold:
+            state = "on legal hold" if data.hold else "not on legal hold"
+            raise ConflictError(f"ticket {ticket_id} is already {state}")
+        now = utcnow()
+        ticket.legal_hold = data.hold
+        ticket.legal_hold_by = actor.id if data.hold else None
+        ticket.legal_hold_reason = data.reason if data.hold else None
+        ticket.legal_hold_at = now if data.hold else None
+        ticket.updated_at = now
+        action = "legal_hold" if data.hold else "legal_hold_lifted"
+        changes: Changes = {"legal_hold": [not data.hold, data.hold]}
+        status = S(ticket.status)
+        record_event(
+            session, settings, taxonomy, ticket, actor, action, status, changes, data.reason
+        )
+        session.commit()
     return ticket
 
 
@@ -372,7 +420,9 @@ def apply(
     if rule.target is not None:
         ticket.status = rule.target.value
     ticket.updated_at = now
-    _record(session, settings, taxonomy, ticket, actor, action.value, status, changes, data.note)
+    record_event(
+        session, settings, taxonomy, ticket, actor, action.value, status, changes, data.note
+    )
     session.commit()
     return ticket
 
@@ -489,21 +539,26 @@ _HANDLERS = {
 }
 
 
-def _record(
+def record_event(
     session: Session,
     settings: Settings,
     taxonomy: Taxonomy,
     ticket: Ticket,
-    actor: User,
+    actor: User | None,
     action: str,
     before: TicketStatus | None,
     changes: Changes,
     note: str,
+    at: datetime | None = None,
 ) -> None:
-    """Append the audit event and, in the same transaction, the outbox messages announcing it."""
+    """Append a ticket's audit event and, in the same transaction, the outbox messages announcing
+    it: one per active webhook subscribed to ``ticket.<action>``. Every ticket event is written
+    here (lifecycle actions, legal holds, retention's removals; ``actor`` None: the service
+    itself); ``at`` defaults to now. The caller commits."""
     event = TicketEvent(
         ticket_id=ticket.id,
-        actor_id=actor.id,
+        actor_id=actor.id if actor else None,
+        at=at or utcnow(),
         action=action,
         from_status=before.value if before else None,
         to_status=ticket.status,

@@ -32,6 +32,7 @@ from serving.db.models import (
     SightingOutcome,
     TicketEvent,
     UserRole,
+    Webhook,
 )
 from serving.services import retention
 from tests.serving.conftest import (
@@ -281,6 +282,40 @@ def test_lifting_a_hold_lets_the_evidence_go_and_both_are_audited(store: Store) 
     ]
 
 
+def test_hold_and_removal_events_are_queued_for_the_webhooks_subscribed_to_them(
+    store: Store,
+) -> None:
+    """Holds and retention's removals are ticket events written as the lifecycle's are, outbox
+    included. Webhooks cannot subscribe to them (they are not among the webhook events), so a
+    webhook on every event gets the lifecycle's only; one subscribed in the database gets them."""
+    kept = ["ticket.legal_hold", "ticket.legal_hold_lifted", "ticket.evidence_removed"]
+    refused = store.api.client.post(
+        "/webhooks",
+        headers=store.api.admin.headers,
+        json={"name": "x", "url": "http://hooks.test/x", "events": kept},
+    )
+    assert refused.status_code == 422
+    assert f"unknown events: {', '.join(sorted(kept))}" in refused.text
+    every = store.api.ok("POST", "/webhooks", json={"name": "all", "url": "http://hooks.test/a"})
+    with store.api.services.sessions() as session:
+        hook = Webhook(name="holds", url="http://hooks.test/h", format="json", events=kept)
+        session.add(hook)
+        session.commit()
+        holds = hook.id
+    ticket_id = store.ticket([store.photo((0, 0, 100))], "closed")
+    assert store.hold(ticket_id, True).status_code == 200
+    assert store.hold(ticket_id, False).status_code == 200
+    assert store.run()["records"]
+    queued = sorted(
+        (m["id"], m["webhook_id"], m["event"])
+        for m in store.api.ok("GET", "/outbox")
+        if m["ticket_id"] == ticket_id
+    )
+    lifecycle = ["created", "dispatch", "accept", "rectify", "close"]
+    assert [e for _, w, e in queued if w == every["id"]] == [f"ticket.{a}" for a in lifecycle]
+    assert [e for _, w, e in queued if w == holds] == kept
+
+
 def test_shared_evidence_stays_while_any_live_record_needs_it(store: Store) -> None:
     shared = store.photo((0, 0, 200))
     first = store.ticket([shared], "closed")
@@ -390,7 +425,7 @@ def test_a_crash_between_removing_and_marking_is_finished_by_the_next_run(
     with monkeypatch.context() as patch, store.api.services.sessions() as session:
         patch.setattr(retention, "_mark", crash)
         with pytest.raises(RuntimeError):
-            retention.run(session, store.api.services.settings)
+            retention.run(session, store.api.services.settings, store.api.services.taxonomy)
     assert not (store.root / "videos" / ("f" * 64 + ".mp4")).exists()
     assert store.api.ok("GET", f"/jobs/{job_id}")["video_removed_at"] is None
     done = store.run()
