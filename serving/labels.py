@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
-from serving.services.errors import Param
-
 LABELS_FILE = Path(__file__).resolve().parent / "ui" / "labels.json"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -31,7 +29,7 @@ def word(group: str, key: str, lang: str = "zh") -> str:
     return labels().get(group, {}).get(key, {}).get(lang, key)
 
 
-def error_text(code: str, params: Mapping[str, Param], detail: str) -> str:
+def error_text(code: str, params: Mapping[str, object], detail: str) -> str:
     """An error in Chinese, as the UI shows it: the code's text with its parameters filled in
     (``{detail}``: the English message); the English message where the code has no text."""
     template = labels()["error"].get(code, {}).get("zh")
@@ -41,5 +39,6 @@ def error_text(code: str, params: Mapping[str, Param], detail: str) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
-def _shown(value: Param) -> str:
-    return "、".join(value) if isinstance(value, list) else str(value)
+def _shown(value: object) -> str:
+    """A parameter as the text shows it: a list (of roles, statuses...) joined by 、."""
+    return "、".join(str(v) for v in value) if isinstance(value, list) else str(value)
