@@ -107,7 +107,7 @@ def assemble(
 ) -> Pipeline:
     """A fresh tracker and rules engine for a source analysed at ``fps`` frames/s, and a detector.
 
-    ``detector`` is one already loaded (the service shares one model across sources); without it
+    ``detector`` is one already loaded (a service worker keeps one for all it analyses); without it
     ``model`` (None: the released model) is loaded at ``detection_floor`` for this source.
     """
     tracker = ByteTracker(TrackerConfig(frame_rate=fps))

@@ -183,9 +183,10 @@ class Settings(BaseSettings):
     )
     camera_decode: DecodeMode = Field(
         default=DecodeMode.AUTO,
-        description="Frames a camera worker decodes: 'keyframes' (about a tenth of the CPU of "
-        "'all' at 1 fps on a 1 s GOP), 'all', or 'auto': keyframes while the camera's keyframe "
-        "interval is no longer than 1/camera_fps, else all (with a warning in its status).",
+        description="Frames a camera worker decodes: 'keyframes' (a fraction of the CPU of 'all' "
+        "at 1 fps on a 1 s GOP: docs/deployment.md, capacity), 'all', or 'auto': keyframes while "
+        "the camera's keyframe interval is no longer than 1/camera_fps, else all (with a warning "
+        "in its status).",
     )
     camera_fallback_s: float = Field(
         default=10.0,

@@ -6,9 +6,9 @@ to skip anything (its FFmpeg options reach the demuxer only), so live streams ar
 
 * every packet is received (the watchdog counts it as life) but only a frame that is *due* by the
   stream's own timestamps (:class:`FpsSampler`, as for video files) is converted to BGR;
-* in ``keyframes`` mode only keyframes are decoded, and only when due: about a tenth of the
-  cost of full decoding for a camera whose keyframe interval (GOP) is at most the sampling
-  interval;
+* in ``keyframes`` mode only keyframes are decoded, and only when due: a fraction of the cost
+  of full decoding (docs/benchmarks/live.md) for a camera whose keyframe interval (GOP) is at
+  most the sampling interval;
 * ``auto`` (the default) decodes keyframes only while the measured GOP allows the sampling rate
   and falls back to decoding every frame, with a warning, when it does not.
 

@@ -129,9 +129,10 @@ class LiveConfig(BaseModel):
     )
     decode: DecodeMode = Field(
         DecodeMode.AUTO,
-        description="Which frames are decoded when fps is set: 'keyframes' only (a tenth of the "
-        "CPU, needs a keyframe interval no longer than 1/fps), 'all', or 'auto' (keyframes while "
-        "the stream's keyframe interval allows fps, else all, with a warning).",
+        description="Which frames are decoded when fps is set: 'keyframes' only (a fraction of "
+        "the CPU, docs/benchmarks/live.md; needs a keyframe interval no longer than 1/fps), 'all', "
+        "or 'auto' (keyframes while the stream's keyframe interval allows fps, else all, with a "
+        "warning).",
     )
     ffmpeg_options: dict[str, str] = Field(
         default_factory=dict,
@@ -526,8 +527,8 @@ class LiveSource(FrameSource):
 def probe(url: str, timeout_s: float) -> str | None:
     """TCP-connect to the URL's server: None if it accepts, else why not ("connection refused").
 
-    OpenCV reports a failed open without a reason; this tells an unreachable camera apart from a
-    wrong path, password or codec.
+    Asked before a stream is opened (PyAV) or an image URL fetched (OpenCV, whose failed open
+    gives no reason): an unreachable camera is told apart from a wrong path, password or codec.
     """
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme.lower()]

@@ -1,8 +1,8 @@
 """A camera analysed on its low-resolution sub-stream, with evidence from its main stream.
 
-NVRs and cameras offer a second, small stream for analytics (Frigate's ``detect`` role): a
-640×360 stream costs about a ninth of a 1080p one to decode. :class:`SubStreamSource` analyses the
-sub-stream and gives each frame the main stream's newest frame of about the same moment as
+NVRs and cameras offer a second, small stream for analytics (Frigate's ``detect`` role), far
+cheaper to decode than the 1080p one (docs/benchmarks/live.md). :class:`SubStreamSource` analyses
+the sub-stream and gives each frame the main stream's newest frame of about the same moment as
 ``Frame.full``, so evidence keeps full resolution. When the sub-stream fails while the main stream
 works, the main stream is analysed instead (with a warning) until the sub-stream delivers again.
 """

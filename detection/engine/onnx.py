@@ -169,7 +169,7 @@ def _open_session(
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only: ORT's warnings are noise to a user
     # Idle worker threads sleep instead of spinning: on a shared CPU (cameras, tracker, a training
-    # job) spinning threads steal the cores the busy ones need (2-3x slower, benchmarks/detect.md).
+    # job) spinning threads steal the cores the busy ones need (docs/benchmarks/detect.md).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads is not None:
         options.intra_op_num_threads = threads

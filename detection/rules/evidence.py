@@ -89,8 +89,8 @@ class EvidenceWriter:
         self.store = store
         self.settings = settings
         self.annotator = annotator
-        # Incidents opened by one frame share its original: encode it once (PNG of a 1080p frame:
-        # ~30 ms, the largest part of the time from a frame to its incidents).
+        # Incidents opened by one frame share its original: encode it once (a 1080p frame's PNG is
+        # the largest part of the time from a frame to its incidents: docs/benchmarks/live.md).
         self._original: tuple[Image, EvidenceFile] | None = None
 
     def capture(

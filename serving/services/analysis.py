@@ -1,4 +1,4 @@
-"""What every in-service analysis shares: one lazily loaded detector and a database incident sink.
+"""What every in-service analysis shares: a lazily loaded detector and a database incident sink.
 
 Cameras, photo uploads and video jobs all run ``detection.pipeline`` (as ``shirong watch`` does);
 only the source, the rules config and where incidents go differ. It lives in services, below the
@@ -37,13 +37,15 @@ from serving.services.recurrence import Recurrence
 log = logging.getLogger(__name__)
 
 
-class SharedDetector:
-    """One model for all workers, loaded on first use (a service without cameras never loads it).
+class LazyDetector:
+    """A worker process's model, loaded on first use (a process that analyses nothing never
+    loads it) and kept for every source the process analyses (a pool worker's many photos).
 
-    The confidence floor is the tracker's low threshold (``detection_floor`` without a source: the
-    model is shared, so no source's rules lower it): ByteTracker's second stage needs the weak
-    boxes and each source's rules filter by their own thresholds afterwards. Calls are serialised:
-    ONNX Runtime already uses every core for one image, so parallel calls only add memory.
+    The confidence floor is the tracker's low threshold (``detection_floor`` without a source: one
+    model serves every source, so no source's rules lower it): ByteTracker's second stage needs
+    the weak boxes and each source's rules filter by their own thresholds afterwards. Calls are
+    serialised: ONNX Runtime already uses every core it is given for one image, so parallel calls
+    only add memory.
     """
 
     def __init__(self, path: Path | None, threads: int | None = None) -> None:
@@ -179,7 +181,7 @@ class Analysis:
         self.taxonomy = taxonomy
         self.evidence = evidence
         self.recurrence = recurrence
-        self.detector = SharedDetector(model_path, threads)
+        self.detector = LazyDetector(model_path, threads)
 
     def config(self, data: dict[str, object]) -> SourceConfig:
         """A source's rules config, validated against the taxonomy."""

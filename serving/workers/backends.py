@@ -2,8 +2,8 @@
 
 Both start the same entry points (``serving.workers.procs``) with the settings and a row id, and
 workers report through the database, so the supervisor, the job dispatcher and the routes do not
-care which. Local processes start in about a second and cost one model's memory each; Ray adds
-its own daemons (measured in docs/deployment.md) and is worth it for more than one machine.
+care which. Local processes cost one model's memory each; Ray adds its own daemons (both
+measured: docs/benchmarks/workers.md) and is worth it for more than one machine.
 """
 
 from __future__ import annotations
