@@ -21,6 +21,7 @@ from serving.db.models import (
 )
 from serving.labels import LABELS_FILE
 from serving.services.outbox import wecom_markdown
+from serving.services.tickets import priority_for
 from tests.serving.conftest import Api
 from tests.serving.test_reports import Tables
 
@@ -96,10 +97,26 @@ def test_a_sent_message_and_the_report_page_use_them_too(api: Api) -> None:
     assert page.sections["tbody"][-1][0] == zh("report", "unassigned")
 
 
+def test_every_priority_reason_has_words_and_daytime_says_what_it_means(api: Api) -> None:
+    """A ticket stores and a webhook sends each reason's code; the dictionary gives its words.
+    ``daytime`` keeps its first name, so the dictionary also says what it means."""
+    road = {"road": "香江路", "model_road": True, "key_road": True}
+    api.squad("east", roads=[road])
+    with api.services.sessions() as session:
+        _, reasons = priority_for(session, "香江路", in_hours=True, complaint=True)
+    assert set(LABELS["priority_reason"]) == set(reasons)
+    for reason in reasons:
+        assert LABELS["priority_reason"][reason]["zh"] and LABELS["priority_reason"][reason]["en"]
+    assert "priority period" in LABELS["priority_reason"]["daytime"]["note"]
+
+
 def test_the_ui_takes_these_words_from_the_dictionary_not_its_own_table() -> None:
     """The UI fetches labels.json (a browser test checks the words it shows: tests/ui)."""
     script = I18N.read_text("utf-8")
     assert 'fetch(new URL("../labels.json", import.meta.url))' in script
-    own = re.findall(r'"((?:status|ticket_status|priority|report|role|error)\.\w+)":', script)
+    groups = "status|ticket_status|priority|priority_reason|report|role|error"
+    own = re.findall(rf'"((?:{groups})\.\w+)":', script)
     shared = {f"{g}.{k}" for g, words in LABELS.items() for k in words}
     assert not set(own) & shared, "words of labels.json are repeated in i18n.js"
+    board = (I18N.parent / "tickets.js").read_text("utf-8")
+    assert "t(`priority_reason.${r}`)" in board  # a ticket's priority reasons

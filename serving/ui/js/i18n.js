@@ -1,7 +1,8 @@
 // Chinese by default; English through the header toggle (remembered in localStorage).
 
-// Status, priority, report and role words and the Chinese text of each error code come from the
-// one dictionary that WeCom messages and reports use too (serving/ui/labels.json, serving/labels.py).
+// Status, priority, priority-reason, report and role words and the Chinese text of each error code
+// come from the one dictionary that WeCom messages and reports use too (serving/ui/labels.json,
+// serving/labels.py).
 const LABELS = await fetch(new URL("../labels.json", import.meta.url))
   .then((r) => (r.ok ? r.json() : {}))
   .catch(() => ({}));
@@ -53,8 +54,6 @@ const EN = {
   "cameras.missing": "The camera API is not available on this server.",
   "cameras.noFrame": "No frame yet.",
   "export.title": "Export corrections",
-  "reason.model_road": "model road", "reason.key_road": "key road", "reason.daytime": "priority hours",
-  "reason.complaint": "complaint",
   "report.title": "Daily table (one table for all)", "report.day": "Day", "report.print": "Printable page",
   "report.trend": "7-day trend by standard",
   "recur.badge": "recurrence", "recur.of": "came back after the ticket of #{id} was closed",
@@ -127,8 +126,6 @@ const ZH = {
   "zone.market_area": "市场区", "zone.night_market_area": "夜市区", "cameras.none": "暂无摄像头。",
   "cameras.missing": "本服务器未提供摄像头接口。", "cameras.noFrame": "暂无画面。",
   "export.title": "导出修正数据",
-  "reason.model_road": "示范路", "reason.key_road": "重点路", "reason.daytime": "重点时段",
-  "reason.complaint": "市民投诉",
   "report.title": "市容秩序日报（一表通办）", "report.day": "日期", "report.print": "打印版",
   "report.trend": "近7日趋势（按标准）",
   "recur.badge": "复发", "recur.of": "#{id} 结案后再次出现", "recur.seen": "出现 {n} 次",

@@ -124,7 +124,7 @@ class TicketBoard {
         ["fact.standard", `${tk.standard} ${nameOf(standard) || tk.standard_name}`],
         ["fact.clause", `${tk.clause} ${tk.clause_name}`],
         ["fact.description", tk.description],
-        ["fact.priority", `${t(`priority.${tk.priority}`)} (${tk.priority_reasons.map((r) => t(`reason.${r}`)).join("、")})`],
+        ["fact.priority", `${t(`priority.${tk.priority}`)} (${tk.priority_reasons.map((r) => t(`priority_reason.${r}`)).join("、")})`],
         ["fact.squad", this.squadNames.get(tk.squad_id) || t("none")],
         ["fact.road", tk.road],
         ["fact.camera", tk.camera_id],
