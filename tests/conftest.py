@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -16,6 +18,31 @@ SHARED = Path(os.environ.get("SHIRONG_SHARED", REPO.parent / "shared"))
 COCO_INT8 = SHARED / "weights" / "yolov8n-coco-int8.onnx"
 COCO_PT = SHARED / "weights" / "yolov8n-coco.pt"
 VTEST = SHARED / "videos" / "vtest.avi"
+
+# The bound on every wait for an event (a stream online, a job done, a worker restarted). Generous:
+# on a loaded machine (CI beside other work, two cores) worker start-up, stream opens and model
+# loads take many times longer than alone, and a wait whose event comes ends at once anyway.
+WAIT_S = 240.0
+
+T = TypeVar("T")
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    what: str | Callable[[], str],
+    timeout_s: float = WAIT_S,
+    poll_s: float = 0.05,
+) -> T:
+    """Poll ``predicate`` until it returns a true value, and return that value; after
+    ``timeout_s`` fail the test saying what was awaited (``what``, or what it returns then:
+    e.g. the last status seen)."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            awaited = what if isinstance(what, str) else what()
+            pytest.fail(f"timed out after {timeout_s:g} s waiting for {awaited}")
+        time.sleep(poll_s)
+    return value
 
 
 def released_model() -> Path:

@@ -47,7 +47,7 @@ from serving.schemas.auth import UserCreate
 from serving.services.auth import issue_token
 from serving.services.users import create_user
 from serving.workers.context import STORE_MARK
-from tests.conftest import REPO
+from tests.conftest import REPO, WAIT_S, wait_until
 
 BACKENDS = ("sqlite", "postgresql")
 PASSWORD = "correct horse battery"
@@ -73,11 +73,9 @@ def uvicorn_thread(app: FastAPI) -> Iterator[int]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
+    wait_until(lambda: server.started or not thread.is_alive(), "uvicorn to start")
+    if not server.started:
+        raise RuntimeError("uvicorn did not start")
     try:
         yield port
     finally:
@@ -111,7 +109,7 @@ def shirong_serve(tmp_path: Path, **env: str) -> Iterator[Served]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + WAIT_S
         while server.poll() is None and time.monotonic() < deadline:
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
@@ -169,7 +167,7 @@ def postgres_server() -> Iterator[str | None]:
 
 def _wait_for(url: str, server: subprocess.Popen[bytes]) -> None:
     engine = make_engine(f"{url}/postgres")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + WAIT_S
     try:
         while True:
             try:
@@ -428,17 +426,20 @@ def upload(api: Api, data: bytes, actor: Actor | None = None, name: str = "photo
 
 
 def wait_for_camera(
-    api: Api, camera_id: int, ok: Callable[[dict[str, Any]], bool], what: str, timeout_s: float = 30
+    api: Api,
+    camera_id: int,
+    ok: Callable[[dict[str, Any]], bool],
+    what: str,
+    timeout_s: float = WAIT_S,
 ) -> Any:
     """Poll a camera's status until ``ok`` holds; fail naming ``what`` and the last status."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status = api.ok("GET", f"/cameras/{camera_id}/status")
-        if ok(status):
-            return status
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}; last status {status}")
-        time.sleep(0.1)
+    last: dict[str, Any] = {}
+
+    def status() -> dict[str, Any] | None:
+        last.update(status=api.ok("GET", f"/cameras/{camera_id}/status"))
+        return last["status"] if ok(last["status"]) else None
+
+    return wait_until(status, lambda: f"{what}; last status {last['status']}", timeout_s, 0.1)
 
 
 def error_message(response: httpx.Response) -> str:

@@ -23,6 +23,7 @@ from serving.config import Settings
 from serving.db.base import utcnow
 from serving.db.models import OutboxMessage
 from serving.services.outbox import backoff, deliver_due
+from tests.conftest import wait_until
 from tests.serving.conftest import Api, _free_port, make_settings
 
 
@@ -226,9 +227,7 @@ def test_the_worker_started_with_the_app_delivers(
         api = Api(client)
         api.ok("POST", "/webhooks", json={"name": "x", "url": receiver.url})
         api.ok("POST", "/tickets", json={"clause": "6b", "description": "流浪犬"})
-        deadline = time.monotonic() + 20
-        while not receiver.requests and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: receiver.requests, "the worker's delivery")
     assert [body["event"] for _, body in receiver.requests] == ["ticket.created"]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from serving.app import create_app
 from serving.services.jobs import Coverage
 from tests.conftest import COCO_INT8, SHARED
 from tests.serving.conftest import Api, make_settings
+from tests.serving.test_ingest import wait_for_job
 
 # A shop front with potted plants on the pavement: the COCO stand-in finds them (3a cue).
 PLANTS = SHARED / "data" / "facades" / "images" / "img_101.jpg"
@@ -60,14 +60,7 @@ def analyse(api: Api, video: Path) -> Any:
     files = [("file", (video.name, video.read_bytes(), "video/mp4"))]
     response = api.client.post("/ingest/videos", files=files, headers=api.admin.headers)
     assert response.status_code == 202, response.text
-    deadline = time.monotonic() + 120
-    job = response.json()
-    while job["status"] in ("queued", "running"):
-        if time.monotonic() > deadline:
-            pytest.fail(f"job did not finish: {job}")
-        time.sleep(0.1)
-        job = api.ok("GET", f"/jobs/{job['id']}")
-    return job
+    return wait_for_job(api, response.json()["id"])
 
 
 @needs_ffmpeg

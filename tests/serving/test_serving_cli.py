@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from detection import cli as detection_cli
 from serving.app import create_app
 from serving.cli import build_parser, main
-from tests.conftest import REPO
+from tests.conftest import REPO, WAIT_S
 from tests.serving.conftest import make_settings, shirong_serve
 
 
@@ -96,6 +96,6 @@ def test_seed_demo_is_refused_outside_development(
 @pytest.mark.slow
 def test_serve_answers_health_when_ready(tmp_path: Path) -> None:
     with shirong_serve(tmp_path) as served:
-        answer = httpx.get(f"{served.url}/health", timeout=1)
+        answer = httpx.get(f"{served.url}/health", timeout=WAIT_S)
         assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
     assert (tmp_path / "serve.db").exists()

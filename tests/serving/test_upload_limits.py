@@ -12,7 +12,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from serving.schemas.auth import UserCreate
 from serving.services.auth import issue_token
 from serving.services.jobs import GPS_MAX_BYTES
 from serving.services.users import create_user
+from tests.conftest import wait_until
 from tests.serving.conftest import (
     PASSWORD,
     make_record,
@@ -269,13 +269,13 @@ def _video(live: Live, data: bytes, gps: bytes | None = None) -> httpx.Response:
 
 
 def _wait_for(live: Live, job_id: int, status: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while True:
-        job: dict[str, Any] = httpx.get(f"{live.url}/jobs/{job_id}", headers=live.headers).json()
-        if job["status"] == status:
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} never became {status}: {job}"
-        time.sleep(0.1)
+    last: dict[str, Any] = {}
+
+    def reached() -> dict[str, Any] | None:
+        last.update(httpx.get(f"{live.url}/jobs/{job_id}", headers=live.headers).json())
+        return dict(last) if last["status"] == status else None
+
+    return wait_until(reached, lambda: f"job {job_id} to become {status}: {last}", poll_s=0.1)
 
 
 NOISE = np.random.default_rng(14).bytes(40_000)  # not a video: its job fails at once
