@@ -8,13 +8,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+
+from tests.conftest import wait_until
 
 SIZE = (64, 48)  # width, height of generated test media
 
@@ -63,20 +64,21 @@ def write_image(path: Path, value: int = 128) -> Path:
     return path
 
 
-def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll ``predicate`` until true; fail the test (never hang) after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.05)
-
-
 # -- RTSP: rtsp-server-perl + ffmpeg publisher on loopback ---------------------------------------
 
 FFMPEG = "/usr/bin/ffmpeg" if Path("/usr/bin/ffmpeg").exists() else shutil.which("ffmpeg")
 RTSP_SERVER = shutil.which("rtsp-server-perl")
+PERL = shutil.which("perl")
 RTP_PORTS = 200  # UDP ports reserved per server: each publisher/viewer SETUP takes the next two
+# rtsp-server-perl sets its next RTP port back to the module's $RTP_START_PORT, 20000, whenever
+# no stream is mounted (RTSP::Server::housekeeping, as each connection closes), whatever
+# --rtp_start_port said: a publisher that comes back would bind UDP 20000, which another server
+# on the machine (a second test run, the demo) may hold. Setting that variable to the rig's own
+# block before the script runs keeps each server in its block.
+SERVE_IN_BLOCK = (
+    "my ($port, $script) = splice @ARGV, 0, 2; "
+    "$RTSP::Server::RTP_START_PORT = $port; do $script; die $@ if $@"
+)
 
 
 def free_tcp_port() -> int:
@@ -86,9 +88,11 @@ def free_tcp_port() -> int:
 
 
 def free_udp_block(size: int) -> int:
-    """First port of ``size`` consecutive free UDP ports on loopback."""
+    """First port of ``size`` consecutive free UDP ports on loopback, between rtsp-server-perl's
+    default block (20000) and Linux's ephemeral range (32768 up), where the kernel hands ports
+    to other programs."""
     for _ in range(50):
-        base = random.randrange(30000, 60000 - size, 2)
+        base = random.randrange(21000, 32768 - size, 2)
         with contextlib.ExitStack() as stack:
             try:
                 for port in range(base, base + size):
@@ -152,14 +156,14 @@ class RtspRig:
         return f"rtsp://{userinfo}127.0.0.1:{self.client_port}/{path}"
 
     def start_server(self) -> None:
-        assert RTSP_SERVER
-        cmd = [RTSP_SERVER, "--clientport", str(self.client_port)]
+        assert RTSP_SERVER and PERL
+        cmd = [PERL, "-MRTSP::Server", "-e", SERVE_IN_BLOCK, str(self.rtp_start), RTSP_SERVER]
+        cmd += ["--clientport", str(self.client_port)]
         cmd += ["--serverport", str(self.source_port), "--rtp_start_port", str(self.rtp_start)]
         cmd += ["--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1"]
         self.server = self._spawn(cmd, "server.log")
         wait_until(
             lambda: port_open(self.client_port) and port_open(self.source_port),
-            30,
             "rtsp-server-perl to listen",
         )
 
@@ -178,7 +182,7 @@ class RtspRig:
         cmd += ["-i", str(video), "-c", "copy", "-an", "-rtsp_transport", "udp"]
         cmd += ["-f", "rtsp", f"rtsp://127.0.0.1:{self.source_port}/{path}"]
         publisher = self._spawn(cmd, f"publisher-{path}.log")
-        wait_until(lambda: self.stream_ready(path), 30, f"the publisher to ANNOUNCE /{path}")
+        wait_until(lambda: self.stream_ready(path), f"the publisher to ANNOUNCE /{path}")
         return publisher
 
     def stream_ready(self, path: str = "cam") -> bool:

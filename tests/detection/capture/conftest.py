@@ -45,7 +45,9 @@ def rtsp_rig(h264_video: Path) -> Iterator[RtspRig]:
     * Media goes over RTP/UDP only (no RTSP-interleaved TCP): the publisher needs
       ``-rtsp_transport udp`` and readers ``rtsp_transport="udp"`` (OpenCV asks for TCP by
       default, which this server rejects). Each SETUP takes the next two UDP ports from
-      ``--rtp_start_port`` (default 20000), so each rig reserves a free block of its own.
+      ``--rtp_start_port`` (default 20000), so each rig reserves a free block of its own; the
+      server goes back to 20000 itself once nothing is mounted, so the rig runs it with the
+      module's start port set to that block (``SERVE_IN_BLOCK``).
     * It logs nothing useful (block-buffered stdout); it is ready when both TCP ports accept,
       1-2 s after start (Perl/Moose start-up), and a stream is ready when DESCRIBE answers 200.
     * It unmounts a stream only on TEARDOWN, not when the publisher's connection drops: a

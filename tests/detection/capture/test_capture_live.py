@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from capture_helpers import wait_until, write_video
+from capture_helpers import write_video
 from pydantic import ValidationError
 
 from detection.capture import (
@@ -24,8 +24,9 @@ from detection.capture import (
     open_source,
 )
 from detection.errors import ConfigError, SourceError
+from tests.conftest import WAIT_S, wait_until
 
-QUICK: dict[str, Any] = {"open_timeout_s": 2.0, "backoff": {"initial_s": 0.05, "max_s": 0.2}}
+QUICK: dict[str, Any] = {"backoff": {"initial_s": 0.05, "max_s": 0.2}}
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_offline_reader_keeps_retrying_and_reports_status(
         source = open_source(camera_url(closed_port), fail_fast=False, **QUICK)
         assert isinstance(source, LiveSource)
         with source:
-            wait_until(lambda: caplog.text.count("reconnecting in") >= 3, 10, "retries")
+            wait_until(lambda: caplog.text.count("reconnecting in") >= 3, "retries")
             status = source.status()
             assert status.state in {StreamState.OFFLINE, StreamState.CONNECTING}
             assert (status.frames_read, status.reconnects, status.last_frame_time) == (0, 0, None)
@@ -91,7 +92,7 @@ def test_close_from_another_thread_ends_a_waiting_consumer(closed_port: int) -> 
     consumer = threading.Thread(target=consume)
     consumer.start()
     source.close()
-    consumer.join(10)
+    consumer.join(WAIT_S)
     assert outcome == ["stopped"]
 
 
@@ -123,7 +124,7 @@ def test_http_video_stream_is_live_and_reconnects_at_its_end(
         assert (frame.meta.width, frame.meta.height) == (64, 48)
         assert frame.meta.wall_time.tzinfo is not None
         assert isinstance(source, LiveSource)
-        wait_until(lambda: source.status().reconnects >= 1, 10, "a reconnect after the end")
+        wait_until(lambda: source.status().reconnects >= 1, "a reconnect after the end")
         assert next(source).meta.frame_index > frame.meta.frame_index
 
 
