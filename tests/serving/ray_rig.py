@@ -11,11 +11,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from tests.detection.capture.capture_helpers import free_tcp_port, port_open, wait_until
+import psutil
+
+from tests.conftest import WAIT_S, wait_until
+from tests.detection.capture.capture_helpers import free_tcp_port, port_open
 
 RAY = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
 # Token auth off on every process: a stale ~/.ray/auth_token from a local ray.init elsewhere
@@ -48,12 +50,15 @@ class RayRig:
     def start(self) -> None:
         head = [f"--port={self.port}", "--head", "--include-dashboard=false"]
         self._start("head", *head, f"--temp-dir={self.temp}", "--disable-usage-stats")
-        wait_until(lambda: port_open(self.port), 60, "the Ray head to listen")
+        wait_until(lambda: port_open(self.port), "the Ray head to listen")
         self._start("node2", f"--address={self.address}")
 
-    def wait_for_nodes(self, ray: Any, count: int, timeout_s: float = 90) -> None:
+    def wait_for_nodes(self, ray: Any, count: int, timeout_s: float = WAIT_S) -> None:
         wait_until(
-            lambda: sum(n["Alive"] for n in ray.nodes()) >= count, timeout_s, f"{count} Ray nodes"
+            lambda: sum(n["Alive"] for n in ray.nodes()) >= count,
+            f"{count} Ray nodes",
+            timeout_s,
+            poll_s=0.5,
         )
 
     def kill(self, name: str) -> None:
@@ -61,13 +66,24 @@ class RayRig:
         proc = self.nodes.pop(name)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        proc.wait(WAIT_S)
+        wait_until(lambda: not _group_running(proc.pid), f"the {name} node's processes to end")
 
     def stop(self) -> None:
         for name in list(self.nodes):
             self.kill(name)
-        time.sleep(0.5)
         shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (zombies, which init reaps, do not)."""
+    for process in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except ProcessLookupError:
+            continue
+    return False
 
 
 def node_ids(ray: Any) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from serving.app import create_app
 from serving.db.models import CameraRuntime, Incident, Sighting
 from serving.db.session import make_engine, make_session_factory
 from serving.demo import build_clip, demo_config
-from tests.conftest import COCO_INT8, SHARED
+from tests.conftest import COCO_INT8, SHARED, wait_until
 from tests.detection.capture.capture_helpers import FFMPEG, RTSP_SERVER, RtspRig
 from tests.serving.conftest import Api, emptied, make_settings, wait_for_camera
 from tests.serving.ray_rig import ENV, RAY, RayRig, node_ids
@@ -30,7 +30,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.rtsp, pytest.mark.ray, pytest.mark.s
 
 BAGS = SHARED / "data" / "trashbags" / "images" / "-2023-11-30-170152_png.jpg"  # 7 bags, v2
 CAMERAS = 4
-RECOVERY_BOUND_S = 120.0  # node loss noticed by Ray (~30 s) + actor restart + stream reopen
 
 
 @pytest.fixture
@@ -63,15 +62,6 @@ def _rows(sessions: Any) -> dict[int, CameraRuntime]:
         return {r.camera_id: r for r in session.scalars(select(CameraRuntime))}
 
 
-def _wait(what: str, timeout_s: float, check: Any) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while (value := check()) is None or value is False:
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.5)
-    return value
-
-
 def _incidents(sessions: Any) -> dict[str, int]:
     """Incidents per camera code."""
     with sessions() as session:
@@ -99,7 +89,6 @@ def test_cameras_move_to_the_head_when_their_node_dies(
         ray_address=cluster.address,
         camera_workers=True,
         camera_fps=2.0,
-        camera_heartbeat_s=0.5,
         camera_cpus=0.25,
         recurrence_window_hours=24,  # what folds a restarted camera's records into its incidents
     )
@@ -129,15 +118,15 @@ def test_cameras_move_to_the_head_when_their_node_dies(
             ok = len(rows) == CAMERAS and all(r.frames_analysed >= 4 for r in rows.values())
             return rows if ok else None
 
-        rows = _wait("4 cameras analysing", 180, all_analysing)
+        rows = wait_until(all_analysing, "4 cameras analysing", poll_s=0.5)
         moved = [i for i, r in rows.items() if r.node.endswith(other[:12])]
         assert moved and len(moved) < CAMERAS, (
             f"cameras not spread: {[r.node for r in rows.values()]}"
         )
-        _wait(
-            "an incident from every camera",
-            120,
+        wait_until(
             lambda: len(_incidents(sessions)) == CAMERAS,
+            "an incident from every camera",
+            poll_s=0.5,
         )
         before = _incidents(sessions)
         frames_before = {i: rows[i].frames_analysed for i in moved}
@@ -152,16 +141,20 @@ def test_cameras_move_to_the_head_when_their_node_dies(
                 for i in moved
             )
 
-        _wait("the lost node's cameras to analyse on the head", RECOVERY_BOUND_S, back_on_head)
+        # Node loss noticed by Ray (~30 s) + actor restart + stream reopen.
+        wait_until(back_on_head, "the lost node's cameras to analyse on the head", poll_s=0.5)
         recovery_s = time.monotonic() - killed_at
         print(f"\ncameras {moved} back on the head after {recovery_s:.1f} s")
         sightings = _sightings(sessions)
-        _wait("sightings from the restarted cameras", 90, lambda: _sightings(sessions) > sightings)
+        wait_until(
+            lambda: _sightings(sessions) > sightings,
+            "sightings from the restarted cameras",
+            poll_s=0.5,
+        )
         after = _incidents(sessions)
         assert after == before, "a restarted camera opened incidents it had already reported"
         for camera_id in ids:
-            status = api.ok("GET", f"/cameras/{camera_id}/status")
-            assert status["state"] == "online", status
+            wait_for_camera(api, camera_id, lambda s: s["state"] == "online", "online")
         restarted = [api.ok("GET", f"/cameras/{i}/status")["restarts"] for i in moved]
         assert all(n >= 1 for n in restarted), restarted
 
