@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.db.models import CameraRuntime
 from serving.workers.context import STORE_MARK
-from tests.conftest import COCO_INT8
+from tests.conftest import COCO_INT8, wait_until
 from tests.serving.conftest import Api, emptied, make_settings, png_bytes, wait_for_camera
 from tests.serving.test_cameras import camera_body, closed_port
 from tests.serving.test_ingest import post_photos, post_video, wait_for_job, write_video
@@ -43,36 +42,40 @@ def _client(settings: Any) -> Iterator[Api]:
 
 @pytest.fixture
 def watched(sqlite_template: Path, tmp_path: Path) -> Iterator[Api]:
-    """Cameras on, with a watchdog quick enough for a test (3 s silence is a hang)."""
+    """Cameras on, with a watchdog quick enough for a test: 20 s of silence is a hang (a new
+    worker process on a loaded machine takes seconds to import and report)."""
     settings = _on_sqlite(
         sqlite_template,
         tmp_path,
         camera_workers=True,
         camera_heartbeat_s=0.3,
-        camera_hang_s=3.0,
+        camera_hang_s=20.0,
         camera_restart_s=0.1,
     )
     yield from _client(settings)
 
 
-def _worker_pid(api: Api, camera_id: int) -> int:
+def _worker_pid(api: Api, camera_id: int) -> int | None:
+    """The camera's worker process id, once that worker has begun (it writes its node then)."""
     with api.services.sessions() as session:
         row = session.get(CameraRuntime, camera_id)
-        assert row is not None and row.node, "the worker has not reported yet"
-        return int(row.node.split(":")[1].split("@")[0])
+        return int(row.node.split(":")[1].split("@")[0]) if row is not None and row.node else None
 
 
-def _started(api: Api, **body: Any) -> int:
+def _started(api: Api, **body: Any) -> tuple[int, int]:
+    """A camera and its worker's process id, once the worker has begun and reports offline (its
+    stream refuses connections). Offline alone is not enough: the API also shows a worker that
+    has not reported yet as offline."""
     camera_id: int = api.ok("POST", "/cameras", json=camera_body(enabled=True, **body))["id"]
+    pid = wait_until(lambda: _worker_pid(api, camera_id), "the camera's worker to begin")
     wait_for_camera(api, camera_id, lambda s: s["state"] == "offline", "a reporting worker")
-    return camera_id
+    return camera_id, pid
 
 
 def test_a_hung_camera_worker_is_killed_and_restarted(
     watched: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
-    camera_id = _started(watched)
-    pid = _worker_pid(watched, camera_id)
+    camera_id, pid = _started(watched)
     os.kill(pid, signal.SIGSTOP)  # frozen: no frames, no heartbeats, nothing
     wait_for_camera(watched, camera_id, lambda s: s["restarts"] >= 1, "the watchdog's restart")
     assert watched.ok("GET", "/health")["status"] == "ok"  # the API answered throughout
@@ -84,8 +87,8 @@ def test_a_hung_camera_worker_is_killed_and_restarted(
 def test_a_crashed_camera_worker_is_restarted_with_the_cause(
     watched: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
-    camera_id = _started(watched)
-    os.kill(_worker_pid(watched, camera_id), signal.SIGKILL)
+    camera_id, pid = _started(watched)
+    os.kill(pid, signal.SIGKILL)
     wait_for_camera(watched, camera_id, lambda s: s["restarts"] >= 1, "a restart")
     assert "the worker process was killed by SIGKILL; restarting its worker" in caplog.text
 
@@ -132,15 +135,12 @@ def _workers() -> list[psutil.Process]:
     return found
 
 
-def _job_worker(killed: set[int], timeout_s: float = 60) -> psutil.Process:
+def _job_worker(killed: set[int]) -> psutil.Process:
     """The dashcam-job process now running (not one already killed)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for child in _workers():
-            if child.pid not in killed:
-                return child
-        time.sleep(0.05)
-    pytest.fail("no job worker process appeared")
+    return wait_until(
+        lambda: next((child for child in _workers() if child.pid not in killed), None),
+        "a job worker process",
+    )
 
 
 def _kill(process: psutil.Process) -> None:
@@ -154,7 +154,7 @@ def _kill(process: psutil.Process) -> None:
         except psutil.NoSuchProcess:
             return True
 
-    _until(dead, "the worker to die")
+    wait_until(dead, "the worker to die")
 
 
 def _running(api: Api, job_id: int) -> Callable[[], bool]:
@@ -163,14 +163,6 @@ def _running(api: Api, job_id: int) -> Callable[[], bool]:
         return bool(job["status"] == "running" and job["frames"] > 0)
 
     return running
-
-
-def _until(check: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -193,7 +185,7 @@ def test_a_dashcam_job_whose_worker_is_killed_is_retried_then_fails_cleanly(
     killed: set[int] = set()
     for attempt in (1, 2):
         worker = _job_worker(killed)
-        _until(_running(jobs_api, job["id"]), f"attempt {attempt} to analyse frames")
+        wait_until(_running(jobs_api, job["id"]), f"attempt {attempt} to analyse frames")
         _kill(worker)
         killed.add(worker.pid)
     done = wait_for_job(jobs_api, job["id"])
@@ -206,7 +198,7 @@ def test_a_dashcam_job_survives_one_killed_worker(jobs_api: Api, tmp_path: Path)
     video = write_video(tmp_path / "short.mp4", street, frames=320, fps=8.0)
     job = post_video(jobs_api, video)
     worker = _job_worker(set())
-    _until(_running(jobs_api, job["id"]), "the first attempt to analyse frames")
+    wait_until(_running(jobs_api, job["id"]), "the first attempt to analyse frames")
     _kill(worker)
     done = wait_for_job(jobs_api, job["id"])
     assert done["status"] == "succeeded", done
