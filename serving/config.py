@@ -20,7 +20,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from detection.capture.decode import DecodeMode
+from detection.capture import DecodeMode
 from detection.errors import STACKED, ConfigError, validation_message
 from detection.resources import REPO_ROOT
 

@@ -14,7 +14,7 @@ from detection.capture.factory import (
     classify,
     open_source,
 )
-from detection.capture.files import ImageSource, SnapshotSource, VideoFileSource
+from detection.capture.files import ImageSource, SnapshotSource, VideoFileSource, video_header
 from detection.capture.live import Backoff, LiveConfig, LiveSource, StreamState, StreamStatus
 from detection.capture.redact import redact_text, redact_url
 from detection.capture.sampling import FpsSampler
@@ -40,4 +40,5 @@ __all__ = [
     "open_source",
     "redact_text",
     "redact_url",
+    "video_header",
 ]

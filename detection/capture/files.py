@@ -32,6 +32,17 @@ def still_frame(
     return Frame(image, meta)
 
 
+def video_header(path: Path) -> tuple[float, float]:
+    """(frames per second, frame count) as a video file's container header gives them, 0 or less
+    where it gives none (or the file does not open): what a caller judges the frames it analysed
+    against (a video cut short)."""
+    cap = open_capture(str(path))
+    try:
+        return float(cap.get(cv2.CAP_PROP_FPS)), float(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        cap.release()
+
+
 def file_time(path: Path) -> datetime:
     """The file's modification time, timezone-aware (UTC)."""
     try:

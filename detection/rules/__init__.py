@@ -9,13 +9,14 @@ from detection.rules.config import (
     source_config,
 )
 from detection.rules.engine import RulesEngine
-from detection.rules.incident import SCHEMA_VERSION, Incident
+from detection.rules.incident import SCHEMA_VERSION, EvidenceFrame, Incident
 from detection.rules.output import IncidentLog
 from detection.rules.rules import Hit, Rule, Scene, default_rules
-from detection.rules.schedule import TimeWindow
+from detection.rules.schedule import TimeWindow, any_contains
 
 __all__ = [
     "SCHEMA_VERSION",
+    "EvidenceFrame",
     "Hit",
     "Incident",
     "IncidentLog",
@@ -27,6 +28,7 @@ __all__ = [
     "TimeWindow",
     "Zone",
     "ZoneType",
+    "any_contains",
     "default_rules",
     "load_config",
     "source_config",

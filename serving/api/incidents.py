@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator, AwareDatetime, TypeAdapter
 
-from detection.rules.incident import Incident as IncidentRecord
+from detection.rules import Incident as IncidentRecord
 from detection.taxonomy import default_taxonomy
 from serving import metrics
 from serving.api.conditional import NOT_MODIFIED, IfNoneMatch, conditional

@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from detection.rules.config import ZoneType
+from detection.rules import ZoneType
 from detection.taxonomy import Taxonomy
 from serving.api.deps import ServicesDep, StaffUser
 

@@ -18,15 +18,14 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy.orm import Session, sessionmaker
 
-from detection.capture.base import FrameSource
+from detection.capture import FrameSource
 from detection.core import Detections, Frame, GeoPoint
 from detection.engine import Detector, default_model_path, load_detector
 from detection.errors import ModelError
 from detection.evidence import EvidenceStore
 from detection.pipeline import WatchSummary, assemble, detection_floor, watch
-from detection.rules.config import SourceConfig, ZoneType, source_config
-from detection.rules.incident import EvidenceFrame
-from detection.rules.incident import Incident as IncidentRecord
+from detection.rules import EvidenceFrame, SourceConfig, ZoneType, source_config
+from detection.rules import Incident as IncidentRecord
 from detection.taxonomy import Taxonomy
 from detection.track import TrackerConfig
 from serving import metrics

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from detection.capture import redact_url
 from detection.errors import validation_message
-from detection.rules.config import SourceConfig
+from detection.rules import SourceConfig
 from detection.taxonomy import Taxonomy
 from serving.db.base import utcnow
 from serving.db.models import Camera

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field
 
-from detection.rules.incident import Incident as IncidentRecord
+from detection.rules import Incident as IncidentRecord
 from serving.db.models import Incident
 
 Box = tuple[float, float, float, float]

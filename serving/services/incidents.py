@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from detection.rules.incident import Incident as IncidentRecord
+from detection.rules import Incident as IncidentRecord
 from detection.taxonomy import Taxonomy
 from serving import metrics
 from serving.config import Settings

@@ -20,13 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NamedTuple
 
-import cv2
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from detection.capture import open_source
-from detection.capture.base import FrameSource
-from detection.capture.opencv import open_capture
+from detection.capture import FrameSource, open_source, video_header
 from detection.core import Frame
 from detection.errors import ShirongError
 from detection.geo import load_track_or_warn
@@ -333,12 +330,7 @@ class Coverage:
 
     @classmethod
     def probe(cls, path: Path, fps: float) -> Coverage:
-        cap = open_capture(str(path))
-        try:
-            native = float(cap.get(cv2.CAP_PROP_FPS))
-            count = float(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        finally:
-            cap.release()
+        native, count = video_header(path)
         interval = max(1.0 / fps, 1.0 / native) if native > 0 else 1.0 / fps
         return cls(count / native if native > 0 and count > 0 else None, interval)
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from detection.core import box_iou
 from detection.geo import haversine_m
-from detection.rules.incident import Incident as IncidentRecord
+from detection.rules import Incident as IncidentRecord
 from serving.config import Settings
 from serving.db.base import utcnow
 from serving.db.models import (

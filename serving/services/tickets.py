@@ -25,8 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from detection.rules.config import SourceConfig
-from detection.rules.schedule import any_contains
+from detection.rules import SourceConfig, any_contains
 from detection.taxonomy import Taxonomy
 from serving.config import Settings
 from serving.db.base import utcnow

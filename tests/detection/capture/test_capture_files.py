@@ -18,6 +18,7 @@ from detection.capture import (
     VideoFileSource,
     classify,
     open_source,
+    video_header,
 )
 from detection.errors import ConfigError, InputError, SourceError
 
@@ -98,6 +99,13 @@ def test_closing_early_stops_iteration(video_10fps: Path) -> None:
         next(source)
     with pytest.raises(StopIteration):
         next(source)
+
+
+def test_video_header_gives_the_containers_rate_and_frame_count(
+    video_10fps: Path, tmp_path: Path
+) -> None:
+    assert video_header(video_10fps) == (10.0, 30.0)
+    assert max(video_header(tmp_path / "missing.avi")) <= 0
 
 
 def test_image_url_is_fetched_once(http_root: tuple[Path, str]) -> None:
