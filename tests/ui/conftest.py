@@ -22,6 +22,7 @@ from serving.schemas.auth import UserCreate
 from serving.schemas.squads import SquadIn
 from serving.services.squads import create_squad
 from serving.services.users import create_user
+from tests.conftest import WAIT_S
 from tests.serving.conftest import PASSWORD, make_settings, uvicorn_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,6 +35,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+WAIT_MS = int(WAIT_S * 1000)  # every Playwright wait's bound (its default timeout), in its unit
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,9 @@ from serving.services import incidents
 from serving.services.recurrence import Recurrence
 from tests.serving.conftest import PASSWORD
 from tests.serving.test_corrections import HEIGHT, WIDTH, evidence_record, street_png
-from tests.ui.conftest import LiveService
+from tests.ui.conftest import WAIT_MS, LiveService
 
 pytestmark = pytest.mark.slow
-
-TIMEOUT_MS = 15_000
 
 
 def ingest(live: LiveService, n: int, camera: str, **fields: Any) -> int:
@@ -54,7 +52,7 @@ def open_as(browser: Any, live: LiveService, username: str, hash_: str = "") -> 
     context = browser.new_context(
         viewport={"width": 1400, "height": 950}, locale="zh-CN", timezone_id="Asia/Shanghai"
     )
-    context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -22,8 +22,6 @@ from tests.ui.test_browser import confirm, ingest, open_as
 
 pytestmark = pytest.mark.slow
 
-POLL_MS = 15_000  # the page polls every 5 s
-
 
 @contextmanager
 def as_user(live: LiveService, username: str) -> Iterator[httpx.Client]:
@@ -62,16 +60,15 @@ def test_the_queue_refreshes_itself_and_the_reviewer_keeps_their_place(
     page.wait_for_selector(f"#queue tr[data-id='{second}'].current")
     page.check(f"#queue tr[data-id='{first}'] input[type=checkbox]")
     page.select_option("#reject-reason", "duplicate")
-    with page.expect_response(
-        lambda r: "/incidents?" in r.url and r.status == 304, timeout=POLL_MS
-    ) as unchanged:
+    # The page polls every 5 s; each wait below is for one of its polls.
+    with page.expect_response(lambda r: "/incidents?" in r.url and r.status == 304) as unchanged:
         pass
     assert unchanged.value.request.headers["if-none-match"].startswith('W/"')
 
     seen = datetime(2026, 5, 4, 6, 30, tzinfo=UTC)  # 14:30-14:35 in Shanghai
     new = post_incident(live, 63, "cam-west", first_seen=seen)
     row = page.locator(f"#queue tr[data-id='{new}']")
-    row.wait_for(timeout=POLL_MS)
+    row.wait_for()
     assert page.locator("#queue tr.current").get_attribute("data-id") == str(second)
     assert page.is_checked(f"#queue tr[data-id='{first}'] input[type=checkbox]")
     assert page.locator("#reject-reason").input_value() == "duplicate"
@@ -83,7 +80,7 @@ def test_the_queue_refreshes_itself_and_the_reviewer_keeps_their_place(
     page.screenshot(path=artifacts / "review-refreshed.png")
 
     confirm(live, second)  # another reviewer decides the item shown: the detail follows
-    page.wait_for_selector("#detail [data-status=confirmed]", timeout=POLL_MS)
+    page.wait_for_selector("#detail [data-status=confirmed]")
     assert page.locator("#queue tr.current").get_attribute("data-id") == str(second)
     assert page.locator("#accept").is_disabled()
     assert page.errors == []

@@ -26,7 +26,6 @@ from tests.ui.test_browser import open_as
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 
 PHOTO_MAX = 200_000  # PLANTS is 64 kB; a 413 needs only a slightly larger photo
-JOB_MS = 120_000
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +59,7 @@ def test_a_photo_upload_lists_its_incidents_with_links_into_review(
     page.set_input_files("#upload-files", str(PLANTS))
     page.click("#upload-submit")
     row = page.locator("#upload-results li[data-kind=photo][data-sha]")
-    row.wait_for(timeout=JOB_MS)
+    row.wait_for()
     with live.services.sessions() as session:
         found = list(session.scalars(select(Incident.id).order_by(Incident.id)))
     assert found, "the potted plants on the pavement are a 3a incident"
@@ -77,7 +76,7 @@ def test_a_photo_upload_lists_its_incidents_with_links_into_review(
 
     page.set_input_files("#upload-files", str(PLANTS))  # the same bytes: the same incidents
     page.click("#upload-submit")
-    page.locator("#upload-results li[data-kind=photo][data-sha]").nth(1).wait_for(timeout=JOB_MS)
+    page.locator("#upload-results li[data-kind=photo][data-sha]").nth(1).wait_for()
     assert "此前已上传：事件相同" in page.locator("#upload-results > li").first.inner_text()
 
     links.first.click()
@@ -103,7 +102,7 @@ def test_a_dashcam_video_with_its_track_runs_its_job_to_the_end(
     page.set_input_files("#upload-gps", str(track))
     page.click("#upload-submit")
     done = page.locator("#upload-results li[data-kind=video][data-status=succeeded]")
-    done.wait_for(timeout=JOB_MS)
+    done.wait_for()
     with live.services.sessions() as session:
         job = session.scalars(select(Job)).one()
     assert done.get_attribute("data-job") == str(job.id)
@@ -114,7 +113,7 @@ def test_a_dashcam_video_with_its_track_runs_its_job_to_the_end(
     page.set_input_files("#upload-files", str(noise))
     page.click("#upload-submit")
     failed = page.locator("#upload-results li[data-kind=video][data-status=failed]")
-    failed.wait_for(timeout=JOB_MS)
+    failed.wait_for()
     error = failed.locator(".job-error").inner_text()
     assert error.startswith("cannot open video noise.mp4") and "/" not in error
     page.screenshot(path=artifacts / "upload-video.png", full_page=True)
