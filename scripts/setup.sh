@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ffmpeg rtsp-server-perl fonts-noto-cjk postgresql chromium)
+APT_PACKAGES=(ffmpeg rtsp-server-perl fonts-noto-cjk postgresql chromium nodejs)
 TORCH=("torch==2.14.1" "torchvision==0.29.1")
 
 missing=()
