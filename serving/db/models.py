@@ -383,6 +383,9 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = _created()
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When a restore brought it back undelivered: it may have been sent after the backup was
+    # taken, so its receiver may have it already; it goes again with the same Idempotency-Key.
+    restored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DeliveryAttempt(Base):

@@ -65,6 +65,10 @@ class OutboxOut(OutSchema):
     next_attempt_at: datetime
     delivered_at: datetime | None
     last_error: str | None
+    restored_at: datetime | None = Field(
+        description="Set when a restore brought the message back undelivered: it is sent "
+        "again with its original Idempotency-Key, which the receiver may have seen."
+    )
 
 
 class DeliveryRoundOut(Schema):

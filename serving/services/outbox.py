@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import httpx
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from detection.backoff import backoff_s
@@ -303,6 +304,19 @@ def _outcome(
         return {"status": OutboxStatus.FAILED.value, "last_error": error}
     retry_at = at + backoff(settings, attempts)
     return {"status": OutboxStatus.PENDING.value, "next_attempt_at": retry_at, "last_error": error}
+
+
+def mark_restored(session: Session, at: datetime) -> int:
+    """Mark the messages a restore brought back undelivered (pending, or claimed mid-send when
+    the backup was taken); returns how many. They are sent again with their original
+    Idempotency-Key, since a receiver may have had them already: it drops a key it has seen."""
+    marked = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status.in_(CLAIMABLE))
+        .values(restored_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[object], marked).rowcount
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
