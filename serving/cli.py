@@ -1,4 +1,5 @@
-"""The ``shirong`` command: detection's commands plus ``serve``, ``seed-demo`` and ``retention``.
+"""The ``shirong`` command: detection's commands plus ``serve``, ``seed-demo``, ``retention``,
+``backup`` and ``restore``.
 
 It lives here, not in ``detection.cli``, because only ``serving`` may know both halves. The web
 stack is imported inside the handlers, so the command works without the ``serve`` extra installed.
@@ -10,6 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from detection import cli as detection_cli
 from detection.errors import ConfigError
@@ -47,6 +49,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--dry-run", action="store_true", help="list what would go, and why; change nothing"
     )
     retention.set_defaults(func=_retention)
+    backup = sub.add_parser(
+        "backup",
+        help="copy the database, then the evidence it refers to, with a manifest (online)",
+        description="Take a consistent copy while the service runs: the database first (SQLite's "
+        "online backup API, or pg_dump), then the evidence files the copy refers to, then "
+        "manifest.json (hashes and sizes), written last: a folder without it is no backup.",
+    )
+    backup.add_argument("dest", type=Path, help="a new or empty folder (one per backup)")
+    backup.set_defaults(func=_backup)
+    restore = sub.add_parser(
+        "restore",
+        help="restore a backup into SHIRONG_DATABASE_URL and SHIRONG_EVIDENCE_ROOT",
+        description="Verify every file against the manifest (a copy that does not verify is "
+        "refused, naming the files), then restore the evidence, then the database, and migrate "
+        "it. Stop the service first. Pending webhook messages are marked restored and keep "
+        "their Idempotency-Key.",
+    )
+    restore.add_argument("src", type=Path, help="a folder `shirong backup` wrote")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a target that already holds data (its evidence files are kept)",
+    )
+    restore.set_defaults(func=_restore)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -90,6 +116,27 @@ def _retention(args: argparse.Namespace) -> int:
     from serving.services.retention import format_report, run_standalone
 
     print(format_report(run_standalone(load_settings(), dry_run=args.dry_run)))
+    return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    require("sqlalchemy", "serve")
+    from serving.config import load_settings
+    from serving.services.backup import backup, format_backup
+
+    print(format_backup(backup(load_settings(), args.dest)))
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    require("sqlalchemy", "serve")
+    from serving.config import load_settings
+    from serving.services.backup import format_restore, restore
+
+    done = restore(load_settings(), args.src, force=args.force)
+    for warning in done.warnings:
+        print(f"shirong restore: warning: {warning}", file=sys.stderr)
+    print(format_restore(done))
     return 0
 
 

@@ -38,7 +38,8 @@ def test_the_shirong_command_has_every_command_and_detection_only_its_own() -> N
     """``detection`` never imports ``serving``: the installed command is serving's."""
     own = {"detect", "data", "train", "eval", "export", "watch"}
     assert _commands(detection_cli.build_parser()) == own
-    assert _commands(build_parser()) == own | {"serve", "seed-demo", "retention"}
+    service = {"serve", "seed-demo", "retention", "backup", "restore"}
+    assert _commands(build_parser()) == own | service
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["scripts"]["shirong"] == "serving.cli:main"
 
