@@ -1,5 +1,5 @@
 """Core data types: one validated ``Detections`` batch and the metadata of the frame it came from,
-plus the box overlap (IoU) that every layer measures them by.
+plus the box overlaps (IoU, coverage) that every layer measures them by.
 
 Adapters from model outputs live at the edges (``detection.engine``); everything inside the pipeline
 (tracker, rules, annotation, JSON output) works on these types only. ``box_iou`` lives here, not
@@ -27,15 +27,35 @@ def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> Float64Array:
 
     An inverted box counts as empty, and pairs whose union is empty have IoU 0 rather than NaN.
     """
+    a, b, inter = _intersections(a, b)
+    union = _areas(a)[:, None] + _areas(b)[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def box_coverage(a: npt.ArrayLike, b: npt.ArrayLike) -> Float64Array:
+    """Pairwise share of each box ``a``'s area that lies inside each box ``b``: an (N, M) matrix.
+
+    Unlike IoU it is not symmetric: a small box wholly inside a large one has coverage 1 by it
+    (text on a signboard), however small the IoU. An empty box ``a`` has coverage 0.
+    """
+    a, b, inter = _intersections(a, b)
+    area = _areas(a)[:, None]
+    return np.divide(inter, area, out=np.zeros_like(inter), where=area > 0)
+
+
+def _intersections(
+    a: npt.ArrayLike, b: npt.ArrayLike
+) -> tuple[Float64Array, Float64Array, Float64Array]:
+    """``a`` and ``b`` as (N, 4) and (M, 4) float64 boxes, and their (N, M) intersection areas."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     top_left = np.maximum(a[:, None, :2], b[None, :, :2])
     bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return a, b, np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+
+
+def _areas(boxes: Float64Array) -> Float64Array:
+    return np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)
 
 
 @dataclass(frozen=True)
@@ -107,7 +127,9 @@ class Detections:
     """A batch of N boxes in pixel xyxy, with confidences, class ids and optional track ids.
 
     ``names`` is the producing model's class-name table (class_id indexes into it). ``track_id`` is
-    ``None`` before tracking; after tracking, -1 marks a box with no confirmed track.
+    ``None`` before tracking; after tracking, -1 marks a box with no confirmed track. ``texts`` is
+    the text read in each box where a text reader made it (a flyer's words, "" for a box with
+    none), ``None`` where nothing read text.
     """
 
     xyxy: FloatArray
@@ -115,6 +137,7 @@ class Detections:
     class_id: IntArray
     names: tuple[str, ...]
     track_id: IntArray | None = None
+    texts: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         n = _check_array("xyxy", self.xyxy, np.float32, 2, None)
@@ -124,6 +147,11 @@ class Detections:
         _check_array("class_id", self.class_id, np.int64, 1, n)
         if self.track_id is not None:
             _check_array("track_id", self.track_id, np.int64, 1, n)
+        if self.texts is not None:
+            if not isinstance(self.texts, tuple) or not all(isinstance(t, str) for t in self.texts):
+                raise TypeError("Detections.texts must be a tuple of str")
+            if len(self.texts) != n:
+                raise ValueError(f"Detections.texts has {len(self.texts)} rows, expected {n}")
         if n and (self.class_id.min() < 0 or self.class_id.max() >= len(self.names)):
             raise ValueError(
                 f"Detections.class_id out of range for {len(self.names)} class names: "
@@ -149,6 +177,7 @@ class Detections:
         class_id: Any,
         names: Sequence[str],
         track_id: Any = None,
+        texts: Sequence[str] | None = None,
     ) -> Detections:
         """Build from any array-likes, converting dtypes (the strict constructor does not)."""
         return cls(
@@ -157,6 +186,7 @@ class Detections:
             class_id=np.asarray(class_id, np.int64).reshape(-1),
             names=tuple(names),
             track_id=None if track_id is None else np.asarray(track_id, np.int64).reshape(-1),
+            texts=None if texts is None else tuple(texts),
         )
 
     @classmethod
@@ -180,12 +210,14 @@ class Detections:
         """Select boxes by a boolean mask, an index array or a slice (always returns Detections)."""
         if isinstance(index, int | np.integer):
             index = [int(index)]
+        texts = None if self.texts is None else tuple(np.asarray(self.texts, object)[index].ravel())
         return Detections(
             xyxy=self.xyxy[index].reshape(-1, 4),
             confidence=self.confidence[index].reshape(-1),
             class_id=self.class_id[index].reshape(-1),
             names=self.names,
             track_id=None if self.track_id is None else self.track_id[index].reshape(-1),
+            texts=texts,
         )
 
     @property
@@ -214,7 +246,8 @@ class Detections:
         return self[np.isin(self.class_id, wanted)]
 
     def to_records(self) -> list[dict[str, Any]]:
-        """JSON-ready list: class_name, confidence, xyxy (and track_id once tracked)."""
+        """JSON-ready list: class_name, confidence, xyxy (and track_id once tracked, text where
+        some was read in the box)."""
         out = []
         for i in range(len(self)):
             rec: dict[str, Any] = {
@@ -224,6 +257,8 @@ class Detections:
             }
             if self.track_id is not None:
                 rec["track_id"] = int(self.track_id[i])
+            if self.texts is not None and self.texts[i]:
+                rec["text"] = self.texts[i]
             out.append(rec)
         return out
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from detection.core import Detections, Frame, FrameMeta, GeoPoint, box_iou
+from detection.core import Detections, Frame, FrameMeta, GeoPoint, box_coverage, box_iou
 
 NAMES = ("person", "dog", "graffiti")
 
@@ -35,6 +35,19 @@ def test_records_are_json_ready() -> None:
     }
 
 
+def test_texts_follow_their_boxes() -> None:
+    d = Detections.from_arrays(
+        _dets().xyxy, [0.9, 0.5, 0.3], [0, 1, 2], NAMES, texts=["", "开锁", "x"]
+    )
+    assert d[d.confidence > 0.4].texts == ("", "开锁")
+    assert d[np.array([2, 1])].texts == ("x", "开锁")
+    assert d[1:2].texts == ("开锁",)
+    assert d.with_track_ids([1, 2, 3]).texts == d.texts
+    assert [r.get("text") for r in d.to_records()] == [None, "开锁", "x"]
+    assert _dets()[0:2].texts is None
+    assert "text" not in _dets().to_records()[0]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
@@ -45,6 +58,9 @@ def test_records_are_json_ready() -> None:
         ({"class_id": [0]}, TypeError, "must be a numpy array"),
         ({"xyxy": np.array([[10, 0, 0, 10]], np.float32)}, ValueError, "x2 >= x1"),
         ({"track_id": np.zeros(3, np.int64)}, ValueError, "track_id has 3 rows"),
+        ({"texts": ("a", "b")}, ValueError, "texts has 2 rows, expected 1"),
+        ({"texts": ["a"]}, TypeError, "texts must be a tuple of str"),
+        ({"texts": (None,)}, TypeError, "texts must be a tuple of str"),
     ],
 )
 def test_shape_and_dtype_checks(kwargs, error, message) -> None:
@@ -100,3 +116,17 @@ def test_box_iou(a: list, b: list, expected: list) -> None:
 def test_box_iou_empty_shapes() -> None:
     assert box_iou(np.zeros((0, 4)), [A, FAR]).shape == (0, 2)
     assert box_iou([A], []).shape == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ([[2, 2, 4, 4]], [A], [[1.0]]),  # wholly inside, however small
+        ([A], [[2, 2, 4, 4]], [[0.04]]),  # not symmetric
+        ([A], [A_RIGHT_HALF, FAR], [[0.5, 0.0]]),
+        ([[3, 3, 3, 3]], [A], [[0.0]]),  # an empty box: 0, not NaN
+    ],
+)
+def test_box_coverage(a: list, b: list, expected: list) -> None:
+    np.testing.assert_allclose(box_coverage(a, b), expected)
+    assert box_coverage(np.zeros((0, 4)), [A]).shape == (0, 1)
