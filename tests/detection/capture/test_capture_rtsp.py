@@ -22,8 +22,6 @@ FAST: dict[str, Any] = {
     "ffmpeg_options": {"analyzeduration": "500000"},
     "backoff": {"initial_s": 0.2, "max_s": 1.0, "jitter": 0.2},
 }
-
-
 # FFmpeg's read timeout where the watchdog must act first: far beyond the watchdog's stall
 # timeout, so a slow machine still finds the abandoned reader stuck when it looks.
 STUCK_S = 30.0
