@@ -28,6 +28,8 @@ from detection.capture.files import ImageSource, VideoFileSource
 from detection.core import Detections, Frame
 from detection.engine import load_detector
 from detection.errors import InputError
+from detection.taxonomy import default_taxonomy
+from detection.text import TextReader, phone_numbers, text_candidates, with_candidates
 from detection.track import ByteTracker, TrackerConfig
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,9 @@ def frame_record(frame: Frame, detections: Detections, image: Path | None) -> di
         "height": meta.height,
         "detections": detections.to_records(),
     }
+    for box in record["detections"]:
+        if "text" in box:
+            box["phone_numbers"] = phone_numbers(box["text"])
     if image is not None:
         record["image"] = str(image)
     if meta.gps is not None:
@@ -149,17 +154,29 @@ def _outputs(out: Path, video: AnnotatedVideo | None) -> Iterator[IO[str]]:
 
 
 def run_detect(
-    source: FrameSource, out: Path, *, model: Path | None, conf: float, fps: float, **opts: Any
+    source: FrameSource,
+    out: Path,
+    *,
+    model: Path | None,
+    conf: float,
+    fps: float,
+    ocr_interval_s: float | None = None,
+    **opts: Any,
 ) -> int:
     """Process every frame of ``source``; returns the number of frames written.
 
     Videos and streams are tracked. The tracker's second stage needs the low-confidence boxes, so
     the detector runs at the tracker's low threshold and ``conf`` filters what is written.
+    With ``ocr_interval_s``, the text reader adds poster and banner candidates (with their text
+    and phone numbers) on every still, and on a video or stream frame once per that many seconds
+    of its time (0: every frame): a read costs many detector frames.
     """
     moving = source.is_live or isinstance(source, VideoFileSource)
     tracker = ByteTracker(TrackerConfig(frame_rate=fps)) if moving else None
     low = min(conf, tracker.config.low_thresh) if tracker is not None else conf
     detector = load_detector(model, conf=low, **opts)
+    reader = TextReader() if ocr_interval_s is not None else None
+    last_read: float | None = None
     video = AnnotatedVideo(out / "annotated.mp4", fps) if tracker is not None else None
     count = 0
     with _outputs(out, video) as jsonl:
@@ -168,6 +185,13 @@ def run_detect(
             if tracker is not None:
                 dets = tracker.update(dets)
             dets = dets[dets.confidence >= conf]
+            pts = frame.meta.pts
+            due = not moving or last_read is None or pts - last_read >= (ocr_interval_s or 0)
+            if reader is not None and due:
+                last_read = pts
+                regions = reader.read(frame.image, frame.meta.source_id)
+                found = text_candidates(frame, regions, dets, default_taxonomy())
+                dets = with_candidates(dets, found)
             index = frame.meta.frame_index
             still = source.paths[index] if isinstance(source, ImageSource) else None
             jsonl.write(json.dumps(frame_record(frame, dets, still), ensure_ascii=False) + "\n")
@@ -185,9 +209,12 @@ def run_detect(
 
 def _cmd(args: argparse.Namespace) -> int:
     opts: dict[str, Any] = {"imgsz": args.imgsz} if args.imgsz else {}
+    ocr = args.ocr_interval if args.ocr else None
     with open_source(args.source, fps=args.fps) as source:
         fps = args.fps or getattr(source, "native_fps", None) or 10.0
-        n = run_detect(source, args.out, model=args.model, conf=args.conf, fps=fps, **opts)
+        n = run_detect(
+            source, args.out, model=args.model, conf=args.conf, fps=fps, ocr_interval_s=ocr, **opts
+        )
     print(f"{n} frames → {args.out / 'detections.jsonl'}")
     return 0
 
@@ -200,4 +227,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--conf", type=float, default=0.25, help="minimum confidence (default 0.25)")
     p.add_argument("--fps", type=float, help="sample videos and streams at this many frames/s")
     p.add_argument("--imgsz", type=int, help="inference size in pixels (default: the model's)")
+    p.add_argument(
+        "--ocr",
+        action="store_true",
+        help="read text too: poster and banner candidates with their text and phone numbers "
+        "(needs the ocr extra)",
+    )
+    p.add_argument(
+        "--ocr-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="with --ocr, read a video or stream frame once per this many seconds of it "
+        "(default 5; 0: every frame; stills are always read)",
+    )
     p.set_defaults(func=_cmd)
