@@ -17,9 +17,6 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from detection.core import Frame, FrameMeta
-
-pytest.importorskip("rapidocr_onnxruntime")
-
 from detection.text import TextReader
 
 Image8 = npt.NDArray[np.uint8]
@@ -110,5 +107,6 @@ def frame_of(image: Image8, source_id: str = "test") -> Frame:
 
 @pytest.fixture(scope="session")
 def reader() -> TextReader:
-    """One reader for the session: loading the three ONNX sessions takes seconds."""
+    """One reader for the session (three ONNX sessions); skips where the ocr extra is missing."""
+    pytest.importorskip("rapidocr_onnxruntime")
     return TextReader()

@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 import cv2
+import pytest
 
 from detection.cli import main
 from tests.conftest import released_model
 from tests.detection.text.conftest import brick_wall, flyer, warp_onto
+
+pytest.importorskip("rapidocr_onnxruntime")
 
 FLYER = warp_onto(
     brick_wall(), flyer("138 0013 8000"), [(120, 140), (470, 170), (460, 430), (110, 420)]

@@ -9,13 +9,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import rapidocr_onnxruntime
 
 from detection.core import Detections, box_coverage
 from detection.taxonomy import default_taxonomy
 from detection.text import ReaderConfig, TextReader, phone_numbers, text_candidates
 from tests.conftest import SHARED
 from tests.detection.text.conftest import banner, brick_wall, flyer, frame_of, render, warp_onto
+
+rapidocr_onnxruntime = pytest.importorskip("rapidocr_onnxruntime")
 
 PHONE = "138 0013 8000"
 FLYER_CORNERS = [(120, 140), (470, 170), (460, 430), (110, 420)]  # a sheet seen at an angle
