@@ -4,6 +4,7 @@ or that the OCR fails on."""
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import cv2
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from detection.core import Detections, box_coverage
+from detection.errors import MissingExtraError
 from detection.taxonomy import default_taxonomy
 from detection.text import ReaderConfig, TextReader, phone_numbers, text_candidates
 from tests.conftest import SHARED
@@ -119,10 +121,20 @@ def test_ocr_failure_is_an_empty_result_logged_once_per_source(
 
 
 @pytest.mark.shared_data
-def test_flyer_on_a_graffiti_wall_photo(reader: TextReader) -> None:
+def test_flyer_and_banner_on_a_graffiti_wall_photo(reader: TextReader) -> None:
     photo = sorted((SHARED / "data/graffiti/images").glob("*.jpg"))[0]
     wall = cv2.resize(cv2.imread(str(photo)), (1024, 768))
     image = warp_onto(wall, flyer("0532-8888 8888"), FLYER_CORNERS)
+    image = warp_onto(image, banner("热烈庆祝开业大吉全场八折"), BANNER_CORNERS)
     found = candidates(reader, image)
     texts = found.of_classes(["poster"]).texts or ()
     assert "0532-88888888" in [n for t in texts for n in phone_numbers(t)]
+    assert "开业大吉" in "".join(found.of_classes(["banner"]).texts or ())
+
+
+def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # as if not installed
+    with pytest.raises(
+        MissingExtraError, match=r"part of the 'ocr' extra: pip install -e '\.\[ocr\]'"
+    ):
+        TextReader()
