@@ -129,7 +129,8 @@ class Detections:
     ``names`` is the producing model's class-name table (class_id indexes into it). ``track_id`` is
     ``None`` before tracking; after tracking, -1 marks a box with no confirmed track. ``texts`` is
     the text read in each box where a text reader made it (a flyer's words, "" for a box with
-    none), ``None`` where nothing read text.
+    none), ``None`` where nothing read text. ``model`` tags each box with the model that produced
+    it where a detector set merged several, ``None`` for one model's output.
     """
 
     xyxy: FloatArray
@@ -138,6 +139,7 @@ class Detections:
     names: tuple[str, ...]
     track_id: IntArray | None = None
     texts: tuple[str, ...] | None = None
+    model: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         n = _check_array("xyxy", self.xyxy, np.float32, 2, None)
@@ -152,6 +154,11 @@ class Detections:
                 raise TypeError("Detections.texts must be a tuple of str")
             if len(self.texts) != n:
                 raise ValueError(f"Detections.texts has {len(self.texts)} rows, expected {n}")
+        if self.model is not None:
+            if not isinstance(self.model, tuple) or not all(isinstance(t, str) for t in self.model):
+                raise TypeError("Detections.model must be a tuple of str")
+            if len(self.model) != n:
+                raise ValueError(f"Detections.model has {len(self.model)} rows, expected {n}")
         if n and (self.class_id.min() < 0 or self.class_id.max() >= len(self.names)):
             raise ValueError(
                 f"Detections.class_id out of range for {len(self.names)} class names: "
@@ -178,6 +185,7 @@ class Detections:
         names: Sequence[str],
         track_id: Any = None,
         texts: Sequence[str] | None = None,
+        model: Sequence[str] | None = None,
     ) -> Detections:
         """Build from any array-likes, converting dtypes (the strict constructor does not)."""
         return cls(
@@ -187,6 +195,7 @@ class Detections:
             names=tuple(names),
             track_id=None if track_id is None else np.asarray(track_id, np.int64).reshape(-1),
             texts=None if texts is None else tuple(texts),
+            model=None if model is None else tuple(model),
         )
 
     @classmethod
@@ -211,6 +220,7 @@ class Detections:
         if isinstance(index, int | np.integer):
             index = [int(index)]
         texts = None if self.texts is None else tuple(np.asarray(self.texts, object)[index].ravel())
+        model = None if self.model is None else tuple(np.asarray(self.model, object)[index].ravel())
         return Detections(
             xyxy=self.xyxy[index].reshape(-1, 4),
             confidence=self.confidence[index].reshape(-1),
@@ -218,6 +228,7 @@ class Detections:
             names=self.names,
             track_id=None if self.track_id is None else self.track_id[index].reshape(-1),
             texts=texts,
+            model=model,
         )
 
     @property
@@ -259,6 +270,8 @@ class Detections:
                 rec["track_id"] = int(self.track_id[i])
             if self.texts is not None and self.texts[i]:
                 rec["text"] = self.texts[i]
+            if self.model is not None:
+                rec["model"] = self.model[i]
             out.append(rec)
         return out
 

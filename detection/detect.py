@@ -222,7 +222,9 @@ def _cmd(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("detect", help="detect objects in an image, folder, video or stream")
     p.add_argument("source", help="image, folder of images, video file or rtsp/http URL")
-    p.add_argument("--model", type=Path, help="ONNX model (default: the released model)")
+    p.add_argument(
+        "--model", type=Path, help="ONNX model or detector set .yaml (default: models/default.yaml)"
+    )
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--conf", type=float, default=0.25, help="minimum confidence (default 0.25)")
     p.add_argument("--fps", type=float, help="sample videos and streams at this many frames/s")

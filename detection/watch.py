@@ -77,7 +77,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("source", help="image, folder of photos, video file or rtsp/http URL")
     p.add_argument("--config", type=Path, required=True, help="rules config (YAML or JSON)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--model", type=Path, help="ONNX model (default: the released model)")
+    p.add_argument(
+        "--model", type=Path, help="ONNX model or detector set .yaml (default: models/default.yaml)"
+    )
     p.add_argument("--fps", type=float, help="sample videos and streams at this many frames/s")
     p.add_argument("--gps", type=Path, help="GPS track of a dashcam video (GPX, NMEA or SRT)")
     p.add_argument("--source-id", help="which source of the config (default: its only one)")

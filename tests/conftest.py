@@ -46,12 +46,10 @@ def wait_until(
 
 
 def released_model() -> Path:
-    """``models/<name>/model.onnx`` for the first model ``models/default.txt`` releases."""
-    from detection.engine import listed_models
+    """The released disorder model: the first model of the default set, ``models/default.yaml``."""
+    from detection.engine import model_files
 
-    names = listed_models(REPO / "models" / "default.txt")
-    assert names, "models/default.txt names no released model"
-    return REPO / "models" / names[0] / "model.onnx"
+    return model_files(REPO / "models" / "default.yaml")[0]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 from alembic.script import ScriptDirectory
 
-from detection.engine import DEFAULT_MODELS, listed_models
+from detection.engine import DEFAULT_MODELS, model_files
 from serving.migrations import alembic_config
 from tests.conftest import REPO
 from tests.detection.capture.capture_helpers import free_tcp_port, stop_process, wait_until
@@ -38,16 +38,17 @@ pytestmark = pytest.mark.slow
 
 WHERE_FROM = """
 import importlib.util, json, detection
-from detection.engine import default_model_path
+from detection.engine import default_detection, model_files
 from detection.taxonomy import DEFAULT_TAXONOMY
 print(json.dumps({
     "package": detection.__file__,
-    "model": str(default_model_path()),
+    "set": str(default_detection()),
+    **{f"model {p.parent.name}": str(p) for p in model_files(default_detection())},
     "taxonomy": str(DEFAULT_TAXONOMY),
     "torch": bool(importlib.util.find_spec("torch")),
 }))
 """
-WHEEL_MAX_MB = 8  # one released model is 3.5 MB: more means an unneeded model ships
+WHEEL_MAX_MB = 11  # the default set's two models are 3.5 MB each: more means an unneeded one ships
 
 
 @dataclass(frozen=True)
@@ -113,16 +114,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
 
 
 def released_files() -> list[str]:
-    """What the product reads outside its packages: the taxonomy, models/default.txt and the model
-    it names first, with its card."""
-    names = listed_models(REPO / DEFAULT_MODELS)
-    assert names, f"{DEFAULT_MODELS} names no released model"
-    model = f"models/{names[0]}"
+    """What the product reads outside its packages: the taxonomy, the default set file and each
+    model it runs, with its card."""
+    models = [p.parent.relative_to(REPO).as_posix() for p in model_files(REPO / DEFAULT_MODELS)]
     return [
         "datasets/taxonomy.yaml",
         DEFAULT_MODELS,
-        f"{model}/model.onnx",
-        f"{model}/MODEL_CARD.md",
+        *(f"{model}/{name}" for model in models for name in ("model.onnx", "MODEL_CARD.md")),
     ]
 
 
@@ -152,8 +150,8 @@ def test_the_installed_product_runs_its_own_copy_without_torch(installed: Instal
         assert Path(path).is_relative_to(installed.venv), (
             f"{what} is read from {path}, not the venv"
         )
-    names = listed_models(REPO / DEFAULT_MODELS)
-    assert Path(found["model"]).parent.name == names[0]
+    names = [p.parent.name for p in model_files(REPO / DEFAULT_MODELS)]
+    assert [key.removeprefix("model ") for key in found if key != "set"] == names
 
 
 def test_shirong_detect_runs_on_an_image_from_another_folder(installed: Installed) -> None:

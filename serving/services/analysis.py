@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from detection.capture import FrameSource
 from detection.core import Detections, Frame, GeoPoint
-from detection.engine import Detector, default_model_path, load_detector
-from detection.errors import ModelError
+from detection.engine import Detector, check_detection, load_detector
 from detection.evidence import EvidenceStore
 from detection.pipeline import WatchSummary, assemble, detection_floor, watch
 from detection.rules import EvidenceFrame, SourceConfig, ZoneType, source_config
@@ -215,10 +214,8 @@ class Analysis:
 
 def check_model(path: Path | None) -> None:
     """ModelError now (the API answers 503, before storing anything) when workers would find no
-    model file; the API process itself never loads the model."""
-    model = path or default_model_path()
-    if not model.is_file():
-        raise ModelError(f"ONNX model not found: {model}")
+    model file, or the set file names one that is missing; the API process never loads one."""
+    check_detection(path)
 
 
 def moving_config(taxonomy: Taxonomy, source_id: str, min_frames: int | None) -> dict[str, object]:

@@ -18,7 +18,7 @@ from detection.evidence import EvidenceStore, sha256_file
 from detection.rules import Incident
 from detection.rules.config import EXAMPLES_DIR
 from detection.taxonomy import DEFAULT_TAXONOMY
-from tests.conftest import COCO_INT8, REPO, VTEST
+from tests.conftest import COCO_INT8, REPO, SHARED, VTEST
 
 VTEST_CONFIG = EXAMPLES_DIR / "vtest.yaml"
 
@@ -126,3 +126,32 @@ def test_vtest_end_to_end_with_parked_cars_as_piling(tmp_path: Path) -> None:
         assert original.shape == (576, 768, 3)
     records = [json.loads(x) for x in (out / "incidents.jsonl").read_text().splitlines()]
     assert len({r["id"] for r in records}) == len(records)
+
+
+DOG_ON_STREET = SHARED / "data" / "cones" / "images" / "cone__139_.jpg"  # a corgi by a cone
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(("model", "clauses"), [(None, ["6b"]), ("shirong-v2", [])])
+def test_a_dog_on_the_street_opens_the_dog_rule_with_the_default_set(
+    tmp_path: Path, model: str | None, clauses: list[str]
+) -> None:
+    """A 12 s clip of a dog photo: the default set (whose COCO model knows dogs) opens 6b (a dog
+    with nobody in view); the disorder model alone (``--model``) sees no dog."""
+    image = cv2.imread(str(DOG_ON_STREET))
+    h, w = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
+    clip = tmp_path / "dog.mp4"
+    video = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 2.0, (w, h))
+    for _ in range(24):
+        video.write(image[:h, :w])
+    video.release()
+    config = tmp_path / "rules.yaml"
+    config.write_text("version: 1\nsources: [{id: street, default_zone: pavement}]\n")
+    out = tmp_path / "out"
+    chosen = [] if model is None else ["--model", str(REPO / "models" / model / "model.onnx")]
+    run = _watch(str(clip), "--config", str(config), "--out", str(out), "--fps", "2", *chosen)
+    assert run.returncode == 0, run.stderr
+    incidents = _incidents(out)
+    assert [inc.clause.id for inc in incidents] == clauses, run.stdout
+    for inc in incidents:
+        assert inc.classes == ("dog",)
