@@ -69,7 +69,8 @@ class Settings(BaseSettings):
         default=20,
         ge=1,
         le=10_000,
-        description="Failed logins from one IP, any usernames, in the window before 429.",
+        description="Failed logins from one IP, any usernames, in the window; past it, only "
+        "accounts with no failure from that IP in the window may still log in.",
     )
     login_max_concurrent_hashes: int = Field(
         default=4,
@@ -79,6 +80,13 @@ class Settings(BaseSettings):
     )
     login_hash_wait_s: float = Field(
         default=1.0, ge=0, le=30, description="Wait for a free password-check slot before 503."
+    )
+    login_max_concurrent_throttled_hashes: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Of login_max_concurrent_hashes, how many may check logins from IPs past "
+        "their failure budget, so a guessing address leaves the other slots to everyone else.",
     )
     trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
         default=(),

@@ -1,4 +1,23 @@
-"""Passwords (argon2id), opaque bearer tokens stored as keyed hashes, and login rate limiting."""
+"""Passwords (argon2id), opaque bearer tokens stored as keyed hashes, and login rate limiting.
+
+Login limits throttle guesses, not people. Two budgets count failed logins in ``login_window_s``:
+
+- per username+IP (``login_max_failures``): one account cannot be guessed at from one address;
+- per IP over all usernames (``login_max_failures_per_ip``): new usernames buy no new guesses.
+
+An address past its budget is throttled, not locked: behind a NAT or a proxy nobody trusts,
+everyone shares it, and a lock would let one guesser (or a morning of typos) shut out every
+colleague. A throttled address may still try each account once: an account with any failure
+from it in the window is refused at once (429), any other attempt has its password checked, and
+a right password logs in. So an account's own user, with no recent failure there, gets in; a
+guesser gets at most one guess per account per window, and a wrong guess spends that account.
+
+Every checked attempt pays for one hash, an unknown username too (against a dummy hash), so the
+answer's timing does not tell which usernames exist; the only answer without a hash is the 429
+for a username that already failed from the same address. Throttled checks take a slot of their
+own (``login_max_concurrent_throttled_hashes``) before one of the shared ones, so a guessing
+address, which now hashes for every new username, leaves the other slots to everyone else.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +25,8 @@ import hashlib
 import hmac
 import math
 import secrets
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +39,12 @@ from serving.config import Settings
 from serving.db.base import utcnow
 from serving.db.models import AuthToken, LoginFailure, User
 from serving.services.concurrency import Slots
-from serving.services.errors import Code, RateLimitedError
+from serving.services.errors import BusyError, Code, RateLimitedError
+
+# The 503 while the throttled slots are taken, as a rule by a guessing address's own attempts.
+THROTTLED_BUSY = (
+    "too many logins in progress from addresses with many failed logins; try again in a moment"
+)
 
 # Verified against when the username is unknown, so a miss costs as much time as a wrong password.
 _DUMMY_PASSWORD = "not-a-real-password"
@@ -46,10 +71,19 @@ class Passwords:
             "too many logins in progress; try again in a moment",
             retry_after_s=1,
         )
+        self._throttled = Slots(
+            settings.login_max_concurrent_throttled_hashes,
+            settings.login_hash_wait_s,
+            THROTTLED_BUSY,
+            retry_after_s=1,
+        )
 
-    def slot(self) -> AbstractContextManager[None]:
-        """One of ``login_max_concurrent_hashes`` slots (BusyError after ``login_hash_wait_s``)."""
-        return self._slots.hold()
+    @contextmanager
+    def slot(self, throttled: bool) -> Iterator[None]:
+        """One of ``login_max_concurrent_hashes`` slots (BusyError after ``login_hash_wait_s``);
+        a throttled login first takes one of ``login_max_concurrent_throttled_hashes``."""
+        with self._throttled.hold() if throttled else nullcontext(), self._slots.hold():
+            yield
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
@@ -94,15 +128,17 @@ def revoke_token(session: Session, settings: Settings, token: str) -> None:
         row.revoked_at = utcnow()
 
 
-def check_login_allowed(session: Session, settings: Settings, username: str, ip: str) -> None:
+def check_login_allowed(session: Session, settings: Settings, username: str, ip: str) -> bool:
     """Raise 429 once the window holds ``login_max_failures`` failures for this username+IP, or
-    ``login_max_failures_per_ip`` for this IP over all usernames (so new names buy no attempts)."""
+    once this IP is past ``login_max_failures_per_ip`` over all usernames and this username has
+    failed from it; True when this IP is past that budget (the attempt is throttled)."""
     window = timedelta(seconds=settings.login_window_s)
     same_user = LoginFailure.username == username
-    user_count, user_oldest, ip_count, ip_oldest = session.execute(
+    user_count, user_oldest, user_newest, ip_count, ip_oldest = session.execute(
         select(
             func.count().filter(same_user),
             func.min(LoginFailure.at).filter(same_user),
+            func.max(LoginFailure.at).filter(same_user),
             func.count(),
             func.min(LoginFailure.at),
         ).where(LoginFailure.ip == ip, LoginFailure.at > utcnow() - window)
@@ -111,8 +147,13 @@ def check_login_allowed(session: Session, settings: Settings, username: str, ip:
         raise _limited(
             f"too many failed logins for '{username}' from this address", user_oldest, window
         )
-    if ip_count >= settings.login_max_failures_per_ip:
-        raise _limited("too many failed logins from this address", ip_oldest, window)
+    throttled: bool = ip_count >= settings.login_max_failures_per_ip
+    if throttled and user_count:
+        # Free at the earliest when this username's failures, or the address's oldest, leave.
+        raise _limited(
+            "too many failed logins from this address", min(user_newest, ip_oldest), window
+        )
+    return throttled
 
 
 def _limited(reason: str, oldest: datetime, window: timedelta) -> RateLimitedError:
@@ -146,16 +187,21 @@ def authenticate(
     password: str,
     ip: str,
 ) -> User | None:
-    """The user if the password is right; failures are rate-limited per username+IP and per IP.
+    """The user if the password is right; failures are rate-limited per username+IP and per IP
+    (the module's docstring says how).
 
     The hash runs in a password slot, and a failure is committed before the slot is freed, so
-    concurrent attempts see each other's failures (at most a slot's worth past the limits).
+    concurrent attempts see each other's failures (at most a slot's worth past the limits). An
+    attempt whose address spent its budget while it waited for a shared slot is answered busy:
+    it comes back to wait for a throttled one, so those bound a guessing address exactly.
     """
     username = username[:100].replace("\x00", "")  # any longer or odder name matches no user
-    check_login_allowed(session, settings, username, ip)  # a locked-out client waits for nothing
+    # A refused client waits for nothing.
+    throttled = check_login_allowed(session, settings, username, ip)
     session.rollback()  # no connection held while waiting; the check below sees fresh failures
-    with passwords.slot():
-        check_login_allowed(session, settings, username, ip)
+    with passwords.slot(throttled):
+        if check_login_allowed(session, settings, username, ip) and not throttled:
+            raise BusyError(THROTTLED_BUSY, retry_after_s=1)
         user = session.scalar(select(User).where(User.username == username))
         ok = passwords.verify(user.password_hash if user else None, password)
         if not ok or user is None or not user.active:

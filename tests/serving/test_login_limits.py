@@ -1,5 +1,6 @@
-"""Login abuse: a per-IP budget over all usernames, a bound on concurrent password hashes, and
-X-Forwarded-For believed only from trusted proxies (a real ``shirong serve`` on loopback)."""
+"""Login abuse: a per-IP budget over all usernames that throttles guesses, not people, a bound on
+concurrent password hashes, and X-Forwarded-For believed only from trusted proxies (a real
+``shirong serve`` on loopback and the ASGI app)."""
 
 from __future__ import annotations
 
@@ -29,16 +30,19 @@ def login(client: TestClient | httpx.Client, username: str, password: str) -> ht
     return client.post("/auth/login", data={"username": username, "password": password})
 
 
-def test_one_address_has_one_budget_over_all_usernames(
+def test_a_spent_address_budget_refuses_guesses_not_people(
     api: Api, client: TestClient, settings: Settings
 ) -> None:
-    """New usernames buy no new attempts: the budget is spent, then even a right password waits."""
-    user = api.actor(UserRole.REVIEWER)
+    """New usernames buy no new guesses: past the budget each account gets one try from the
+    address. Accounts with no failure there, admins too, log in with the right password."""
+    reviewer, admin, typist = (
+        api.actor(role) for role in (UserRole.REVIEWER, UserRole.ADMIN, UserRole.DISPATCHER)
+    )
     budget = settings.login_max_failures_per_ip
     assert budget > settings.login_max_failures  # the default; otherwise this tests the other lock
     for i in range(budget):
         assert login(client, f"guess{i}", "wrong password!").status_code == 401
-    refused = login(client, user.username, PASSWORD)
+    refused = login(client, "guess0", "wrong password!")  # failed here before: no second try
     assert refused.status_code == 429
     assert refused.json() == {
         "detail": "too many failed logins from this address; try again later",
@@ -46,8 +50,20 @@ def test_one_address_has_one_budget_over_all_usernames(
         "params": {"retry_after_s": int(refused.headers["retry-after"])},
     }
     assert 1 <= int(refused.headers["retry-after"]) <= settings.login_window_s
+    # (who, password, answer): each in turn, from the spent address
+    attempts = [
+        (reviewer.username, PASSWORD, 200),
+        (admin.username, PASSWORD, 200),
+        (reviewer.username, PASSWORD, 200),  # a success leaves no failure behind
+        ("nobody-yet", PASSWORD, 401),  # an unknown name is checked as a known one is
+        ("nobody-yet", PASSWORD, 429),
+        (typist.username, "wrong password!", 401),  # one try, and that was it
+        (typist.username, PASSWORD, 429),
+    ]
+    answers = [(name, pw, login(client, name, pw).status_code) for name, pw, _ in attempts]
+    assert answers == attempts
     with TestClient(client.app, client=("192.0.2.7", 40000)) as elsewhere:
-        assert login(elsewhere, user.username, PASSWORD).status_code == 200
+        assert login(elsewhere, typist.username, PASSWORD).status_code == 200
 
 
 @dataclass
@@ -113,6 +129,45 @@ def test_busy_password_slots_answer_503_at_once_and_lockouts_429(
         "params": {"retry_after_s": 1},
     }
     assert locked.status_code == 429  # refused before it waits for a slot
+    assert held.most_at_once == 2
+
+
+def test_a_throttled_address_checks_in_its_own_slot_and_leaves_the_rest(
+    database_url: str, tmp_path: Path, held: HeldHashes
+) -> None:
+    """Past its budget an address hashes for every new username; it gets one slot of two, so
+    while a guess from it is in its hash, the next guess from it is busy and a login from
+    another address still gets the other slot."""
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        login_max_concurrent_hashes=2,
+        login_max_concurrent_throttled_hashes=1,
+        login_max_failures_per_ip=1,
+        login_hash_wait_s=0,
+    )
+    with (
+        TestClient(create_app(settings)) as guesser,
+        TestClient(guesser.app, client=("192.0.2.7", 40000)) as colleague,
+    ):
+        user = Api(colleague).actor(UserRole.REVIEWER)
+        assert login(guesser, "guess0", "wrong password!").status_code == 401  # budget spent
+        assert held.inside.acquire(timeout=30)
+        with ThreadPoolExecutor(1) as pool:
+            holder = pool.submit(login, guesser, "guess1", HOLD)
+            assert held.inside.acquire(timeout=30), "the held guess never reached its hash"
+            busy = login(guesser, "guess2", "wrong password!")
+            other = login(colleague, user.username, PASSWORD)
+            held.release.set()
+            assert holder.result().status_code == 401
+    assert (busy.status_code, busy.headers["retry-after"]) == (503, "1")
+    assert busy.json() == {
+        "detail": "too many logins in progress from addresses with many failed logins; "
+        "try again in a moment",
+        "code": "busy",
+        "params": {"retry_after_s": 1},
+    }
+    assert other.status_code == 200
     assert held.most_at_once == 2
 
 
