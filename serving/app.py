@@ -37,6 +37,7 @@ from serving.api import (
 )
 from serving.api.deps import Services
 from serving.api.limits import BodyLimit
+from serving.api.proxies import ForwardedForCheck, UntrustedForwarders
 from serving.config import Settings, load_settings
 from serving.db.session import make_engine, make_session_factory
 from serving.migrations import upgrade
@@ -131,6 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     app.state.analysis = analysis
     app.add_middleware(BodyLimit, settings=settings)
+    app.state.forwarders = UntrustedForwarders(settings.trusted_proxies)
+    app.add_middleware(ForwardedForCheck, forwarders=app.state.forwarders)
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(ServiceError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from serving import metrics
 from serving.api.deps import ServicesDep, SessionDep, TokenDep, get_current_user, require
+from serving.api.proxies import UntrustedForwarders, untrusted_forwarders
 from serving.db.models import UserRole
 from serving.schemas.common import Health
 
@@ -18,10 +19,13 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/health", response_model=Health)
-def health(session: SessionDep) -> Health:
-    """Answers once migrations ran and the database responds."""
+def health(
+    session: SessionDep, forwarders: Annotated[UntrustedForwarders, Depends(untrusted_forwarders)]
+) -> Health:
+    """Answers once migrations ran and the database responds; ``warnings`` name set-up problems
+    seen since start-up (still 200: the service works, only worse than it should)."""
     session.execute(text("SELECT 1"))
-    return Health(status="ok")
+    return Health(status="ok", warnings=forwarders.warnings)
 
 
 def metrics_reader(services: ServicesDep, session: SessionDep, credentials: TokenDep) -> None:

@@ -30,3 +30,8 @@ class Location(Schema):
 
 class Health(Schema):
     status: str = Field(description="'ok' once migrations ran and the database answers.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Set-up problems the service noticed while it runs, e.g. X-Forwarded-For "
+        "from a proxy SHIRONG_TRUSTED_PROXIES does not name.",
+    )

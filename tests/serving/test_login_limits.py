@@ -1,9 +1,10 @@
 """Login abuse: a per-IP budget over all usernames that throttles guesses, not people, a bound on
-concurrent password hashes, and X-Forwarded-For believed only from trusted proxies (a real
-``shirong serve`` on loopback and the ASGI app)."""
+concurrent password hashes, and X-Forwarded-For believed only from trusted proxies, with a
+warning when an untrusted peer sends it (a real ``shirong serve`` on loopback and the ASGI app)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -17,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from detection.errors import ConfigError
+from serving.api import proxies
 from serving.app import create_app
 from serving.config import Settings, load_settings
 from serving.db.models import UserRole
@@ -171,6 +173,52 @@ def test_a_throttled_address_checks_in_its_own_slot_and_leaves_the_rest(
     assert held.most_at_once == 2
 
 
+# (trusted proxies, the peer's address, its X-Forwarded-For, warned): without uvicorn in front,
+# a peer in the header stands for the client uvicorn puts there from a trusted proxy.
+FORWARDED = [
+    ((), "192.0.2.1", None, False),
+    ((), "192.0.2.1", "203.0.113.9", True),
+    ((), "127.0.0.1", "203.0.113.9, 10.0.0.5", True),
+    (("10.0.0.0/8",), "192.0.2.1", "203.0.113.9", True),
+    (("10.0.0.0/8",), "10.0.0.5", "203.0.113.9", False),
+    (("10.0.0.0/8",), "203.0.113.9", "203.0.113.9:4711, 10.0.0.5", False),
+    (("10.0.0.0/8", "::1"), "2001:db8::7", "[2001:db8::7]:4711", False),
+]
+
+
+@pytest.mark.parametrize(("trusted", "peer", "forwarded", "warned"), FORWARDED)
+def test_forwarded_for_from_an_untrusted_peer_is_logged_once_and_on_health(
+    database_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    trusted: tuple[str, ...],
+    peer: str,
+    forwarded: str | None,
+    warned: bool,
+) -> None:
+    settings = make_settings(database_url, tmp_path, trusted_proxies=trusted)
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    with (
+        caplog.at_level(logging.WARNING, logger=proxies.__name__),
+        TestClient(create_app(settings), client=(peer, 40000)) as client,
+    ):
+        assert client.get("/health").json() == {"status": "ok", "warnings": []}
+        for _ in range(3):
+            assert client.get("/me", headers=headers).status_code == 401
+        health = client.get("/health").json()
+    assert health == {"status": "ok", "warnings": [proxies.WARNING] if warned else []}
+    logged = [r.getMessage() for r in caplog.records if r.name == proxies.__name__]
+    assert logged == (
+        [
+            f"requests carry X-Forwarded-For from {peer}, which SHIRONG_TRUSTED_PROXIES does not "
+            "name: the header is ignored, so every client behind that proxy has its address and "
+            "they share one login budget; name the proxy in SHIRONG_TRUSTED_PROXIES (logged once)"
+        ]
+        if warned
+        else []
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "error"),
     [
@@ -262,4 +310,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(
             ).status_code
             for i in range(1, 7)
         ]
+        health = http.get("/health").json()
     assert statuses == [401] * 5 + [last_status]
+    # The header from a peer nobody trusts is a warning; uvicorn's rewrite by a trusted one is not.
+    assert health["warnings"] == ([] if trusted else [proxies.WARNING])

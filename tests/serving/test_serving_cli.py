@@ -98,5 +98,5 @@ def test_seed_demo_is_refused_outside_development(
 def test_serve_answers_health_when_ready(tmp_path: Path) -> None:
     with shirong_serve(tmp_path) as served:
         answer = httpx.get(f"{served.url}/health", timeout=WAIT_S)
-        assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
+        assert (answer.status_code, answer.json()) == (200, {"status": "ok", "warnings": []})
     assert (tmp_path / "serve.db").exists()
