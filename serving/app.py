@@ -38,6 +38,7 @@ from serving.api import (
 from serving.api.deps import Services
 from serving.api.limits import BodyLimit
 from serving.api.proxies import ForwardedForCheck, UntrustedForwarders
+from serving.api.security_headers import SecurityHeaders
 from serving.config import Settings, load_settings
 from serving.db.session import make_engine, make_session_factory
 from serving.migrations import upgrade
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, settings=settings)
     app.state.forwarders = UntrustedForwarders(settings.trusted_proxies)
     app.add_middleware(ForwardedForCheck, forwarders=app.state.forwarders)
+    app.add_middleware(SecurityHeaders)  # outermost of ours: on BodyLimit's 413s too
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(ServiceError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
