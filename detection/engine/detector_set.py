@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detection.core import Detections, box_coverage, box_iou
+from detection.engine.onnx import OnnxDetector, Prepared
 from detection.errors import LISTED, ConfigError, ModelError, ShirongError, validation_message
 from detection.taxonomy import Taxonomy, default_taxonomy
 
@@ -198,10 +199,16 @@ class DetectorSet:
         return self.predict([image])[0]
 
     def predict(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]:
-        per_model = [
-            (model, det.predict(images), to_set, floors)
-            for model, det, to_set, floors in self._models
-        ]
+        prepared: dict[tuple[object, ...], list[Prepared]] = {}
+        per_model = []
+        for model, det, to_set, floors in self._models:
+            if isinstance(det, OnnxDetector):  # same input plan: letterbox the frame once
+                if det.input_plan not in prepared:
+                    prepared[det.input_plan] = det.prepare(images)
+                found = det.infer(prepared[det.input_plan])
+            else:
+                found = det.predict(images)
+            per_model.append((model, found, to_set, floors))
         out = []
         for i in range(len(images)):
             parts = [

@@ -23,6 +23,9 @@ from detection.engine.nms import batched_nms
 from detection.engine.options import DetectorOptions, parse_options
 from detection.errors import ConfigError, InputError, ModelError
 
+#: One batch's input: the N×3×H×W blob and each image's letterbox.
+Prepared = tuple[npt.NDArray[np.float32], list[Letterbox]]
+
 MAX_NMS = 30000  # candidates entering NMS, best first (Ultralytics' max_nms)
 DEFAULT_IMGSZ = 640
 DEFAULT_STRIDE = 32
@@ -80,29 +83,43 @@ class OnnxDetector:
 
     def predict(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]:
         """Detect objects in BGR uint8 images; one ``Detections`` per image, in original pixels."""
+        return self.infer(self.prepare(images))
+
+    @property
+    def input_plan(self) -> tuple[object, ...]:
+        """What decides this model's input blobs: models with the same plan can share one
+        ``prepare`` of a frame (a detector set letterboxes each frame once for them)."""
+        return (self._fixed_hw, self.imgsz, self._stride, self._batch)
+
+    def prepare(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[Prepared]:
+        """Letterboxed input blobs of ``images``, one per batch the model runs."""
         for index, image in enumerate(images):
             _check_image(index, image)
         step = self._batch or max(len(images), 1)
-        results: list[Detections] = []
+        prepared = []
         for start in range(0, len(images), step):
-            results.extend(self._predict_batch(images[start : start + step]))
-        return results
+            chunk = images[start : start + step]
+            input_hw = self._fixed_hw or stride_aligned_hw(
+                [(im.shape[0], im.shape[1]) for im in chunk], self.imgsz, self._stride
+            )
+            prepared.append(preprocess(chunk, input_hw))
+        return prepared
 
-    def _predict_batch(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]:
-        input_hw = self._fixed_hw or stride_aligned_hw(
-            [(im.shape[0], im.shape[1]) for im in images], self.imgsz, self._stride
-        )
-        blob, boxes = preprocess(images, input_hw)
-        if self._batch and self._batch > len(images):  # fixed batch: fill the rest with zeros
-            filler = np.zeros((self._batch - len(images), *blob.shape[1:]), blob.dtype)
-            blob = np.concatenate([blob, filler])
-        feed = {self._input_name: blob.astype(self._input_dtype, copy=False)}
-        raw = np.asarray(self._session.run(None, feed)[0])  # shape checked when loaded
-        opts = self.options
-        return [
-            decode_output(raw[i], box, self.names, opts.conf, opts.iou, opts.max_det)
-            for i, box in enumerate(boxes)
-        ]
+    def infer(self, prepared: Sequence[Prepared]) -> list[Detections]:
+        """Run and decode the blobs ``prepare`` made: one ``Detections`` per image."""
+        results: list[Detections] = []
+        for blob, boxes in prepared:
+            if self._batch and self._batch > len(boxes):  # fixed batch: fill the rest with zeros
+                filler = np.zeros((self._batch - len(boxes), *blob.shape[1:]), blob.dtype)
+                blob = np.concatenate([blob, filler])
+            feed = {self._input_name: blob.astype(self._input_dtype, copy=False)}
+            raw = np.asarray(self._session.run(None, feed)[0])  # shape checked when loaded
+            opts = self.options
+            results += [
+                decode_output(raw[i], box, self.names, opts.conf, opts.iou, opts.max_det)
+                for i, box in enumerate(boxes)
+            ]
+        return results
 
 
 def decode_output(

@@ -229,3 +229,17 @@ def test_the_set_finds_the_dog_on_the_street_that_the_disorder_model_misses() ->
     _, y0, x1, y1 = best.xyxy[0]  # the corgi's body, left of the cone (x 300-390)
     assert x1 < 300 and y0 > 80 and y1 < 220, best.xyxy
     assert "traffic_cone" in found.class_name
+
+
+def test_the_set_gives_each_models_own_boxes_from_one_letterbox() -> None:
+    """The set letterboxes a frame once for models of the same input plan: each model's boxes of
+    its classes come out as that model alone finds them."""
+    ultralytics = pytest.importorskip("ultralytics")
+    image = cv2.imread(str(Path(ultralytics.__file__).parent / "assets" / "bus.jpg"))
+    found = load_detector(REPO / "models" / "default.yaml", conf=0.1)(image)
+    alone = load_detector(REPO / "models" / "coco-context" / "model.onnx", conf=0.1)(image)
+    people = alone[np.asarray(alone.class_name) == "person"]
+    from_coco = found[np.asarray(found.model) == "coco-context"]
+    mine = from_coco[np.asarray(from_coco.class_name) == "person"]
+    np.testing.assert_array_equal(mine.xyxy, people.xyxy)
+    np.testing.assert_array_equal(mine.confidence, people.confidence)
