@@ -112,6 +112,13 @@ class EvidenceClass(_Strict):
         default=None,
         description="The class's COCO name, so a plain COCO detector's output maps onto it.",
     )
+    supplied_by: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The model of the default detector set (models/default.yaml) that detects "
+        "this class at run time; None: no model supplies it yet. data_status is about training "
+        "data, this about what runs.",
+    )
 
 
 class Taxonomy(_Strict):

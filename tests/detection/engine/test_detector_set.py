@@ -243,3 +243,14 @@ def test_the_set_gives_each_models_own_boxes_from_one_letterbox() -> None:
     mine = from_coco[np.asarray(from_coco.class_name) == "person"]
     np.testing.assert_array_equal(mine.xyxy, people.xyxy)
     np.testing.assert_array_equal(mine.confidence, people.confidence)
+
+
+def test_the_taxonomy_names_the_model_of_the_default_set_that_supplies_each_class() -> None:
+    """``supplied_by`` in datasets/taxonomy.yaml is checked against models/default.yaml."""
+    from detection.engine.detector_set import read_set_file
+    from detection.taxonomy import default_taxonomy
+
+    spec = read_set_file(REPO / "models" / "default.yaml")
+    supplier = {name: model.name for model in spec.models for name in model.classes}
+    declared = {c.name: c.supplied_by for c in default_taxonomy().classes if c.supplied_by}
+    assert declared == supplier

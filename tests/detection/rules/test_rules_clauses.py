@@ -139,6 +139,12 @@ CASES: list[tuple[str, list[Obj], datetime, list[str]]] = [
         ["3a.piled_in_public_space"],
     ),
     (
+        "3a a dumped couch on the pavement",
+        [on_ground("couch", 100, PAVE, tid=1)],
+        MONDAY_9AM,
+        ["3a.piled_in_public_space"],
+    ),
+    (
         "3b table in a night market by day",
         [on_ground("dining_table", 100, NIGHT, tid=1)],
         MONDAY_9AM,
