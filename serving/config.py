@@ -302,7 +302,8 @@ class Settings(BaseSettings):
     )
     model_path: Path | None = Field(
         default=None,
-        description="ONNX detector for cameras and uploads; None: the released default model.",
+        description="ONNX detector (one model) or detector set file (.yaml) for cameras, uploads "
+        "and dashcam jobs; None: the default set, models/default.yaml.",
     )
     sla_hours_urgent: float = Field(default=2, gt=0, le=720, description="Due time, urgent.")
     sla_hours_high: float = Field(default=8, gt=0, le=720, description="Due time, high.")
