@@ -156,4 +156,6 @@ def test_evidence_is_served_as_its_stored_type_never_sniffed(api: Api) -> None:
         assert response.status_code == 200
         assert response.headers["content-type"] == media_type
         assert response.headers["x-content-type-options"] == "nosniff"
-        assert response.headers["content-security-policy"] == "default-src 'none'; sandbox"
+        assert response.headers["content-security-policy"] == (
+            "default-src 'none'; sandbox; frame-ancestors 'none'"  # framing refused everywhere
+        )
