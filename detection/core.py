@@ -212,6 +212,48 @@ class Detections:
             track,
         )
 
+    @classmethod
+    def merge(cls, *parts: Detections) -> Detections:
+        """Every part's boxes in one batch, in order, with every per-box field: the one way
+        several producers' boxes become one result (a detector set's models, the text reader's
+        candidates beside the detector's boxes).
+
+        Class ids are re-indexed by name into the first part's table, extended by the classes
+        later parts' boxes use that it lacks, so the first part's ids stand. A field some parts
+        carry and others lack is filled for the others with its empty value: track id -1 (no
+        confirmed track), text "" and model "" (no tag); it stays ``None`` only where no part
+        carries it.
+        """
+        if not parts:
+            raise ValueError("Detections.merge needs at least one part")
+        names = list(parts[0].names)
+        for part in parts[1:]:
+            names += [n for n in dict.fromkeys(part.class_name) if n not in names]
+        index = {n: i for i, n in reversed(list(enumerate(names)))}
+        class_id = [
+            np.asarray([index.get(n, -1) for n in p.names], np.int64)[p.class_id] for p in parts
+        ]
+        track = None
+        if any(p.track_id is not None for p in parts):
+            track = np.concatenate(
+                [np.full(len(p), -1, np.int64) if p.track_id is None else p.track_id for p in parts]
+            )
+        texts = None
+        if any(p.texts is not None for p in parts):
+            texts = tuple(t for p in parts for t in (p.texts or ("",) * len(p)))
+        model = None
+        if any(p.model is not None for p in parts):
+            model = tuple(t for p in parts for t in (p.model or ("",) * len(p)))
+        return cls(
+            xyxy=np.concatenate([p.xyxy for p in parts]).reshape(-1, 4),
+            confidence=np.concatenate([p.confidence for p in parts]),
+            class_id=np.concatenate(class_id),
+            names=tuple(names),
+            track_id=track,
+            texts=texts,
+            model=model,
+        )
+
     def __len__(self) -> int:
         return int(self.xyxy.shape[0])
 
@@ -258,7 +300,7 @@ class Detections:
 
     def to_records(self) -> list[dict[str, Any]]:
         """JSON-ready list: class_name, confidence, xyxy (and track_id once tracked, text where
-        some was read in the box)."""
+        some was read in the box, model where the box is tagged with one)."""
         out = []
         for i in range(len(self)):
             rec: dict[str, Any] = {
@@ -270,7 +312,7 @@ class Detections:
                 rec["track_id"] = int(self.track_id[i])
             if self.texts is not None and self.texts[i]:
                 rec["text"] = self.texts[i]
-            if self.model is not None:
+            if self.model is not None and self.model[i]:
                 rec["model"] = self.model[i]
             out.append(rec)
         return out

@@ -215,7 +215,7 @@ class DetectorSet:
                 self._adopt(model, found[i], to_set, floors)
                 for model, found, to_set, floors in per_model
             ]
-            out.append(resolve_conflicts(_concat(parts, self.names), self.spec.conflicts))
+            out.append(resolve_conflicts(Detections.merge(*parts), self.spec.conflicts))
         return out
 
     def _adopt(
@@ -235,16 +235,6 @@ class DetectorSet:
             self.names,
             model=[model.name] * len(kept),
         )
-
-
-def _concat(parts: Sequence[Detections], names: tuple[str, ...]) -> Detections:
-    return Detections.from_arrays(
-        np.concatenate([p.xyxy for p in parts]).reshape(-1, 4),
-        np.concatenate([p.confidence for p in parts]),
-        np.concatenate([p.class_id for p in parts]),
-        names,
-        model=[tag for p in parts for tag in (p.model or ())],
-    )
 
 
 def resolve_conflicts(found: Detections, rules: Sequence[ConflictRule]) -> Detections:

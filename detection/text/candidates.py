@@ -20,6 +20,12 @@ from detection.errors import ConfigError
 from detection.taxonomy import Taxonomy
 from detection.text.reader import TextRegion
 
+MODEL_TAG = "text-reader"
+"""The ``model`` tag of every candidate, beside a detector set's model names. It names the reader
+(this package), not its OCR model: a candidate is the reader's rules (host boxes, flyer lines,
+banner ground) over the OCR's lines, and a tag that stays when the OCR model is swapped keeps
+records comparable, as a set's entry names do."""
+
 
 class CandidateConfig(BaseModel):
     """Which classes the text candidates are and how they are told apart. The class names are
@@ -83,7 +89,8 @@ def text_candidates(
     config: CandidateConfig | None = None,
 ) -> Detections:
     """Poster and banner candidates from the text ``regions`` read in ``frame``, as Detections over
-    the taxonomy's class names, each box with its text (a flyer's lines joined by newlines).
+    the taxonomy's class names, each box with its text (a flyer's lines joined by newlines) and
+    tagged ``MODEL_TAG``.
 
     ``detections`` are the frame's detector boxes: text inside its host boxes is left out.
     """
@@ -91,7 +98,7 @@ def text_candidates(
     _check_classes(config, taxonomy)
     names = taxonomy.class_names
     if not regions:
-        return Detections.from_arrays([], [], [], names, texts=())
+        return Detections.from_arrays([], [], [], names, texts=(), model=())
     boxes = np.stack([r.xyxy for r in regions])
     hosts = detections.of_classes(config.hosts)
     hosted = np.any(box_coverage(boxes, hosts.xyxy) >= config.inside, axis=1)
@@ -114,26 +121,15 @@ def text_candidates(
         scores.append(float(np.mean([regions[m].score for m in members])))
         classes.append(names.index(config.poster))
         texts.append("\n".join(regions[m].text for m in members))
-    return Detections.from_arrays(xyxy, scores, classes, names, texts=tuple(texts))
+    return Detections.from_arrays(
+        xyxy, scores, classes, names, texts=tuple(texts), model=[MODEL_TAG] * len(texts)
+    )
 
 
 def with_candidates(detections: Detections, candidates: Detections) -> Detections:
-    """The detector's boxes followed by the text candidates, over one class-name table (the
-    detector's, extended by the candidates' classes it lacks); detector boxes carry no text."""
-    names = list(detections.names)
-    names += [n for n in candidates.class_name if n not in names]
-    ids = [names.index(n) for n in candidates.class_name]
-    texts = detections.texts or ("",) * len(detections)
-    return Detections.from_arrays(
-        np.concatenate([detections.xyxy, candidates.xyxy]),
-        np.concatenate([detections.confidence, candidates.confidence]),
-        np.concatenate([detections.class_id, np.asarray(ids, np.int64)]),
-        names,
-        track_id=None
-        if detections.track_id is None
-        else np.concatenate([detections.track_id, np.full(len(candidates), -1, np.int64)]),
-        texts=texts + (candidates.texts or ("",) * len(candidates)),
-    )
+    """The detector's boxes followed by the text candidates (``Detections.merge``): the detector's
+    class ids and model tags stand, its boxes carry no text and the candidates no track."""
+    return Detections.merge(detections, candidates)
 
 
 def _check_classes(config: CandidateConfig, taxonomy: Taxonomy) -> None:

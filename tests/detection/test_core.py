@@ -48,6 +48,102 @@ def test_texts_follow_their_boxes() -> None:
     assert "text" not in _dets().to_records()[0]
 
 
+SET_MODELS = Detections.from_arrays(
+    [[0, 0, 10, 10], [5, 5, 25, 45]], [0.9, 0.5], [0, 1], NAMES, model=["coco", "coco"]
+)
+DISORDER = Detections.from_arrays([[100, 100, 110, 130]], [0.3], [2], NAMES, model=["shirong"])
+TEXT = Detections.from_arrays(
+    [[50, 60, 70, 80]], [0.8], [1], ("car", "poster"), texts=["开锁"], model=["text-reader"]
+)
+TRACKED = Detections.from_arrays([[1, 2, 3, 4]], [0.6], [1], NAMES, track_id=[4])
+NOTHING = Detections.empty(("car", "poster"))
+
+
+@pytest.mark.parametrize(
+    ("parts", "names", "classes", "model", "texts", "track_id"),
+    [
+        pytest.param(
+            (SET_MODELS, DISORDER),
+            NAMES,
+            ["person", "dog", "graffiti"],
+            ("coco", "coco", "shirong"),
+            None,
+            None,
+            id="a set's models keep their tags",
+        ),
+        pytest.param(
+            (SET_MODELS, TEXT),
+            (*NAMES, "poster"),
+            ["person", "dog", "poster"],
+            ("coco", "coco", "text-reader"),
+            ("", "", "开锁"),
+            None,
+            id="text candidates beside tagged boxes",
+        ),
+        pytest.param(
+            (TRACKED, TEXT),
+            (*NAMES, "poster"),
+            ["dog", "poster"],
+            ("", "text-reader"),
+            ("", "开锁"),
+            [4, -1],
+            id="untagged tracked boxes and text",
+        ),
+        pytest.param(
+            (SET_MODELS, NOTHING),
+            NAMES,
+            ["person", "dog"],
+            ("coco", "coco"),
+            None,
+            None,
+            id="an empty part adds no box and no class",
+        ),
+        pytest.param(
+            (NOTHING, TEXT, NOTHING),
+            ("car", "poster"),
+            ["poster"],
+            ("text-reader",),
+            ("开锁",),
+            None,
+            id="empty parts around one",
+        ),
+        pytest.param((TRACKED,), NAMES, ["dog"], None, None, [4], id="one part is itself"),
+        pytest.param(
+            (NOTHING, Detections.from_arrays([], [], [], NAMES, texts=(), model=())),
+            ("car", "poster"),
+            [],
+            (),
+            (),
+            None,
+            id="only empty parts",
+        ),
+    ],
+)
+def test_merge_keeps_every_per_box_field(
+    parts: tuple[Detections, ...],
+    names: tuple[str, ...],
+    classes: list[str],
+    model: tuple[str, ...] | None,
+    texts: tuple[str, ...] | None,
+    track_id: list[int] | None,
+) -> None:
+    merged = Detections.merge(*parts)
+    assert merged.names == names
+    assert merged.class_name == classes
+    assert merged.model == model
+    assert merged.texts == texts
+    assert (None if merged.track_id is None else merged.track_id.tolist()) == track_id
+    np.testing.assert_array_equal(merged.xyxy, np.concatenate([p.xyxy for p in parts]))
+    np.testing.assert_array_equal(merged.confidence, np.concatenate([p.confidence for p in parts]))
+
+
+def test_merge_needs_a_part_and_records_leave_out_an_empty_tag() -> None:
+    with pytest.raises(ValueError, match=r"Detections\.merge needs at least one part"):
+        Detections.merge()
+    records = Detections.merge(TRACKED, TEXT).to_records()
+    assert [r.get("model") for r in records] == [None, "text-reader"]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [

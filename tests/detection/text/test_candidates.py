@@ -13,7 +13,14 @@ from pydantic import ValidationError
 from detection.core import Detections
 from detection.errors import ConfigError
 from detection.taxonomy import default_taxonomy
-from detection.text import CandidateConfig, TextReader, TextRegion, text_candidates, with_candidates
+from detection.text import (
+    MODEL_TAG,
+    CandidateConfig,
+    TextReader,
+    TextRegion,
+    text_candidates,
+    with_candidates,
+)
 from tests.conftest import SHARED
 from tests.detection.text.conftest import frame_of
 
@@ -90,6 +97,17 @@ def test_candidates_join_the_detector_boxes() -> None:
     assert both.texts == ("", "开锁")
     assert both.track_id is not None and both.track_id.tolist() == [4, -1]
     assert [r.get("text") for r in both.to_records()] == [None, "开锁"]
+
+
+def test_candidates_are_tagged_by_the_reader_beside_the_set_models() -> None:
+    detector = Detections.from_arrays(
+        [[0, 0, 50, 50]], [0.7], [1], ["car", "dog"], model=["coco-context"]
+    )
+    found = text_candidates(GREY, [region(100, 100, 200, 130, "开锁")], detector, TAXONOMY)
+    assert found.model == (MODEL_TAG,) == ("text-reader",)
+    both = with_candidates(detector, found)
+    assert both.model == ("coco-context", "text-reader")
+    assert [r["model"] for r in both.to_records()] == ["coco-context", "text-reader"]
 
 
 @pytest.mark.parametrize(
