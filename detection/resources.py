@@ -1,6 +1,6 @@
 """Where the product finds the files it reads that live outside its Python packages.
 
-``datasets/taxonomy.yaml`` and ``models/`` (``default.txt``, the released models and their cards)
+``datasets/taxonomy.yaml`` and ``models/`` (``default.yaml``, the released models and their cards)
 sit at the top of the repository because people edit and release them there. A wheel carries
 copies of the ones the product runs on under ``share/shirong/`` (``[tool.setuptools.data-files]``
 in ``pyproject.toml``), which pip puts in the install scheme's data folder (``sys.prefix`` in a
@@ -27,7 +27,7 @@ recipes and training configs, the default ``data/`` folder and ``../shared`` are
 
 
 def resource(relative: str) -> Path:
-    """The file at ``relative`` (e.g. ``"models/default.txt"``): the checkout's, else the installed
+    """The file at ``relative`` (e.g. ``"models/default.yaml"``): the checkout's, else the installed
     copy. Where the installed product has no copy, the path under ``REPO_ROOT``, so that the
     caller's "missing file" error names a place the file can be put."""
     if not IN_CHECKOUT:
