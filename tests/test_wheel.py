@@ -134,6 +134,11 @@ def test_the_wheel_ships_what_the_product_reads_and_is_small(installed: Installe
         *(f"{share}/{name}" for name in released_files()),
         "serving/ui/index.html",
         "serving/ui/labels.json",
+        *(  # the API docs' assets and their licences
+            p.relative_to(REPO).as_posix()
+            for p in REPO.glob("serving/ui/vendor/**/*")
+            if p.is_file()
+        ),
         *migrations,
     ]
     members = set(zipfile.ZipFile(installed.wheel).namelist())
