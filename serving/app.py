@@ -24,6 +24,7 @@ from serving.api import (
     cameras,
     corrections,
     dispatch,
+    docs,
     evidence,
     incidents,
     ingest,
@@ -129,6 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Six-standards incidents → review → tickets → dispatch → reports.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by serving.api.docs from the origin's own copies
+        redoc_url=None,
     )
     app.state.services = services
     app.state.analysis = analysis
@@ -148,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(corrections.router)
     app.include_router(retention.router)
     ui.mount(app)
+    docs.mount(app)
     return app
 
 

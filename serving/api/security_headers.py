@@ -6,10 +6,8 @@ it. Its pages (``/ui/``) get ``PAGE_POLICY``: scripts, styles, fetches and image
 only, no inline script. What the UI really needs beyond that: ``style`` attributes (its DOM helper
 sets them; ``style-src-attr``, never ``<style>`` elements), ``data:`` images (the placeholder of a
 camera with no frame) and ``blob:`` images (evidence, snapshots and charts fetched with the token).
-``/docs`` and ``/redoc`` get the same policy, so FastAPI's pages, which load Swagger UI and ReDoc
-from a CDN and start them with an inline script, stay blank instead of running a third party's
-script on this origin. (PyPI's swagger-ui-bundle, which could serve them from here, ships Swagger
-UI 4, which cannot read the OpenAPI 3.1 that FastAPI writes.)
+``/docs`` and ``/redoc`` serve Swagger UI and ReDoc from the origin's own copies and send this
+policy with what each page needs added (``with_sources``; see ``serving.api.docs``).
 
 Everything else (JSON, CSV, the HTML daily report, the 404s) gets ``API_POLICY``: no
 script and no fetch at all, with the inline styles and ``data:`` chart the report carries. A route
@@ -31,12 +29,24 @@ API_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
-PAGES = frozenset({"ui", "docs", "redoc"})  # first path segments that are the origin's pages
+PAGES = frozenset({"ui"})  # first path segments that are the origin's pages (docs: their own)
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",  # for browsers that ignore frame-ancestors
 }
+
+
+def with_sources(policy: str, directive: str, *sources: str) -> str:
+    """``policy`` with ``sources`` added to its ``directive``, or the directive added with them
+    where it has none (so it no longer falls back to ``default-src`` or ``script-src``)."""
+    directives = policy.split("; ")
+    names = [d.split(" ", 1)[0] for d in directives]
+    if directive not in names:
+        return "; ".join([*directives, " ".join([directive, *sources])])
+    at = names.index(directive)
+    directives[at] = " ".join([directives[at], *sources])
+    return "; ".join(directives)
 
 
 def policy_for(path: str) -> str:

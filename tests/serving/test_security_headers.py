@@ -1,4 +1,5 @@
-"""Browser security headers on every kind of response: API, UI, evidence, errors, 404s, docs."""
+"""Browser security headers on every kind of response: API, UI, evidence, errors, 404s (the
+docs' own policies: tests/serving/test_docs.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.api.security_headers import API_POLICY, PAGE_POLICY
+from serving.api.security_headers import API_POLICY, PAGE_POLICY, with_sources
 from tests.serving.conftest import Api, png_bytes, upload
 
 COMMON = {
@@ -40,8 +41,6 @@ CASES: list[tuple[str, Call, int, str]] = [
     ("UI page", lambda api: api.client.get("/ui/"), 200, PAGE_POLICY),
     ("UI script", lambda api: api.client.get("/ui/js/app.js"), 200, PAGE_POLICY),
     ("UI redirect", lambda api: api.client.get("/", follow_redirects=False), 307, API_POLICY),
-    ("Swagger UI", lambda api: api.client.get("/docs"), 200, PAGE_POLICY),
-    ("ReDoc", lambda api: api.client.get("/redoc"), 200, PAGE_POLICY),
     ("evidence file", _evidence, 200, EVIDENCE_POLICY),
     ("401", lambda api: api.client.get("/me"), 401, API_POLICY),
     (
@@ -95,3 +94,17 @@ def test_the_ui_policy_runs_only_the_origins_script_files(client: TestClient) ->
     api = directives(API_POLICY)
     assert api["default-src"] == api["frame-ancestors"] == ["'none'"]
     assert "script-src" not in api
+
+
+@pytest.mark.parametrize(
+    ("directive", "sources", "policy"),
+    [
+        ("style-src", ("'unsafe-inline'",), "default-src 'self'; style-src 'self' 'unsafe-inline'"),
+        ("worker-src", ("blob:",), "default-src 'self'; style-src 'self'; worker-src blob:"),
+    ],
+    ids=["a directive it has", "one it lacks"],
+)
+def test_with_sources_adds_to_a_directive_or_adds_the_directive(
+    directive: str, sources: tuple[str, ...], policy: str
+) -> None:
+    assert with_sources("default-src 'self'; style-src 'self'", directive, *sources) == policy
