@@ -7,7 +7,7 @@ from pathlib import Path
 
 from serving.app import create_app
 from serving.db.models import UserRole
-from tests.serving.conftest import Api, make_settings
+from tests.serving.helpers import Api, make_settings
 
 R = UserRole
 EVERYONE = frozenset(R)

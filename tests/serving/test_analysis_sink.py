@@ -20,7 +20,7 @@ from detection.rules.incident import Incident as IncidentRecord
 from detection.taxonomy import default_taxonomy
 from serving.db.models import Incident
 from serving.services.analysis import WRITE_EVERY_S, Analysis, DatabaseSink
-from tests.serving.conftest import Api, make_record
+from tests.serving.helpers import Api, make_record
 
 START = datetime(2026, 5, 4, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 BAG = (300.0, 200.0, 340.0, 240.0)

@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from serving.db.base import utcnow
 from serving.db.models import AuthToken, UserRole
-from tests.serving.conftest import PASSWORD, Api
+from tests.serving.helpers import PASSWORD, Api
 
 
 def login(

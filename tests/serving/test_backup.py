@@ -35,20 +35,21 @@ from serving.services.backup import MANIFEST
 from serving.services.outbox import deliver_due
 from tests.conftest import COCO_INT8, REPO, WAIT_S, wait_until
 from tests.detection.capture.capture_helpers import FFMPEG, RTSP_SERVER, RtspRig
-from tests.serving.conftest import (
+from tests.serving.helpers import (
+    PLANTS,
     Api,
+    Receiver,
     Served,
     _free_port,
     make_record,
     make_settings,
     png_bytes,
+    post_photos,
     post_record,
     shirong_serve,
     upload,
     wait_for_camera,
 )
-from tests.serving.test_dispatch import Receiver
-from tests.serving.test_ingest import PLANTS, post_photos
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ in test_cameras_rtsp.py.
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,38 +17,21 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.config import Settings
 from serving.services import cameras
-from tests.serving.conftest import Api, error_message, make_settings, wait_for_camera
-
-SECRET = "s3cr3t-pw"
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (connections are refused at once)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.serving.helpers import (
+    SECRET,
+    Api,
+    camera_body,
+    closed_port,
+    error_message,
+    make_settings,
+    wait_for_camera,
+)
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Stream workers on: every camera in this file points at a loopback address."""
     return make_settings(database_url, tmp_path, camera_workers=True)
-
-
-def camera_body(code: str = "cam-test-01", **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "code": code,
-        "name": "长江西路口",
-        "stream_url": f"rtsp://admin:{SECRET}@127.0.0.1:{closed_port()}/live?token=abc",
-        "lat": 35.95,
-        "lon": 120.18,
-        "road": "长江西路",
-        "enabled": False,
-        "config": {
-            "zones": [{"id": "walk", "type": "pavement", "polygon": [[0, 0], [640, 0], [640, 480]]}]
-        },
-    }
-    return body | overrides
 
 
 def test_crud_and_the_url_is_never_shown(api: Api) -> None:

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from tests.conftest import COCO_INT8
 from tests.detection.capture.capture_helpers import FFMPEG, RTSP_SERVER, RtspRig, encode_pattern
-from tests.serving.conftest import Api, make_settings
-from tests.serving.conftest import wait_for_camera as wait_for
+from tests.serving.helpers import Api, make_settings
+from tests.serving.helpers import wait_for_camera as wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp, pytest.mark.shared_data]
 

@@ -5,76 +5,17 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from PIL import Image, ImageDraw
 
 from detection.data.importers import IMPORTERS
 from detection.data.samples import ImportResult
-from detection.rules.incident import Incident as IncidentRecord
 from detection.taxonomy import default_taxonomy
 from serving.db.models import UserRole
-from serving.services.evidence import BlobStore
-from tests.serving.conftest import Api, make_record, post_record
-
-WIDTH, HEIGHT = 400, 300
-
-
-def street_png(seed: int) -> bytes:
-    """A small synthetic street scene; ``seed`` makes each frame's bytes (and SHA-256) unique."""
-    image = Image.new("RGB", (WIDTH, HEIGHT), (150, 150, 140))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 200, WIDTH, HEIGHT), fill=(90, 90, 95))
-    draw.rectangle((60 + seed, 120, 140 + seed, 210), fill=(30, 30, 30))
-    draw.rectangle((250, 60, 330, 150), fill=(200, 40 + seed, 40))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def evidence_record(
-    store: BlobStore,
-    n: int,
-    classes: tuple[str, ...] = ("garbage_bag",),
-    clause_id: str = "3a",
-    region: tuple[float, float, float, float] = (60.0, 120.0, 140.0, 210.0),
-    boxes: Sequence[tuple[float, float, float, float]] = (),
-    **fields: Any,
-) -> IncidentRecord:
-    """A rules-engine record whose best original frame is a real image in the evidence store;
-    ``boxes`` are the objects' own boxes on it, one per class (none: a record from before)."""
-    image = street_png(n)
-    sha = store.files.put(image, "png")
-    record = make_record(
-        clause_id=clause_id,
-        record_id=f"00000000-0000-4000-8000-{n:012d}",
-        classes=classes,
-        **fields,
-    )
-    data = record.model_dump(mode="json")
-    data["frame_size"] = [WIDTH, HEIGHT]
-    for frame in ("opened", "best"):
-        data["evidence"][frame]["original"] = {
-            "sha256": sha,
-            "path": store.files.relpath(sha),
-            "media_type": "image/png",
-            "bytes": len(image),
-        }
-        data["evidence"][frame]["region_xyxy"] = list(region)
-    if boxes:
-        data["evidence"]["best"]["boxes"] = [
-            {"track_key": i + 1, "class_name": c, "confidence": 0.8, "xyxy": list(b)}
-            for i, (c, b) in enumerate(zip(classes, boxes, strict=True))
-        ]
-    return IncidentRecord.model_validate(data)
-
-
-def review(api: Api, incident_id: int, **body: Any) -> Any:
-    return api.ok("POST", f"/incidents/{incident_id}/reviews", json=body)
+from tests.serving.helpers import HEIGHT, WIDTH, Api, evidence_record, post_record, review
 
 
 def unzip(data: bytes, into: Path) -> Path:

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from detection.taxonomy import default_taxonomy
-from tests.serving.conftest import Api, make_record, post_record
-from tests.serving.test_corrections import evidence_record, review
+from tests.serving.helpers import Api, evidence_record, make_record, post_record, review
 
 
 def test_add_box_appends_a_reviewer_box_and_keeps_the_incident_pending(api: Api) -> None:

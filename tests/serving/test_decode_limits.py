@@ -30,8 +30,15 @@ from serving.schemas.auth import UserCreate
 from serving.services.auth import Passwords, issue_token
 from serving.services.users import create_user
 from tests.conftest import REPO
-from tests.serving.conftest import PASSWORD, Api, _free_port, make_settings, png_bytes, upload
-from tests.serving.test_evidence import png_header_only
+from tests.serving.helpers import (
+    PASSWORD,
+    Api,
+    _free_port,
+    make_settings,
+    png_bytes,
+    png_header_only,
+    upload,
+)
 
 MIB = 1024 * 1024
 BURST = 8  # images posted at once

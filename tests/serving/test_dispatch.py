@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
-from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -24,56 +18,7 @@ from serving.db.base import utcnow
 from serving.db.models import OutboxMessage
 from serving.services.outbox import backoff, deliver_due
 from tests.conftest import wait_until
-from tests.serving.conftest import Api, _free_port, make_settings
-
-
-class Receiver:
-    """A webhook endpoint: records each POST and answers from a script of (status, body).
-
-    Once the script is used up it answers ``default``; ``delay_s`` holds each answer back so that
-    concurrent delivery rounds overlap.
-    """
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}/hook"
-        self.requests: list[tuple[dict[str, str], Any]] = []
-        self.answers: list[tuple[int, dict[str, Any]]] = []
-        self.default: tuple[int, dict[str, Any]] = (200, {})
-        self.delay_s = 0.0
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                with receiver._lock:
-                    receiver.requests.append(
-                        (dict(self.headers), json.loads(self.rfile.read(length)))
-                    )
-                    status, body = receiver.answers.pop(0) if receiver.answers else receiver.default
-                time.sleep(receiver.delay_s)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        serve = partial(self._server.serve_forever, poll_interval=0.02)  # quick shutdown
-        threading.Thread(target=serve, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+from tests.serving.helpers import Api, Receiver, _free_port, make_settings
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from serving.app import create_app
 from serving.db.models import UserRole
 from serving.labels import LABELS_FILE
 from serving.services.errors import Code, InvalidError, NotFoundError, redact_paths
-from tests.serving.conftest import PASSWORD, Api, make_settings, upload
-from tests.serving.test_errors import assert_published_422
+from tests.serving.helpers import PASSWORD, Api, assert_published_422, make_settings, upload
 
 MAX_BYTES = 4096
 

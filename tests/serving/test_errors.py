@@ -3,14 +3,10 @@ server path (paths come in through exception messages: OpenCV, ONNX Runtime, the
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
-import jsonschema
 import pytest
 
 from serving.services.errors import redact_paths
-from tests.serving.conftest import Api, png_bytes, upload
+from tests.serving.helpers import Api, assert_published_422, png_bytes, upload
 
 
 @pytest.mark.parametrize(
@@ -43,25 +39,6 @@ from tests.serving.conftest import Api, png_bytes, upload
 )
 def test_redact_paths_keeps_file_names_only(text: str, shown: str) -> None:
     assert redact_paths(text) == shown
-
-
-def validation_error_schema(api: Api, method: str, path: str) -> dict[str, Any]:
-    """The operation's published 422 body schema, or ``HTTPValidationError`` where it names none,
-    with the components it refers to."""
-    spec = api.client.get("/openapi.json").json()
-    declared = spec["paths"][path][method.lower()]["responses"].get("422", {})
-    body = declared.get("content", {}).get("application/json", {}).get("schema")
-    ref = body or {"$ref": "#/components/schemas/HTTPValidationError"}
-    return {**ref, "components": spec["components"]}
-
-
-def assert_published_422(api: Api, response: httpx.Response, method: str, path: str) -> str:
-    """The response is a 422 that the app's own OpenAPI schema accepts; its messages, joined."""
-    assert response.status_code == 422, response.text
-    body = response.json()
-    jsonschema.validate(body, validation_error_schema(api, method, path))
-    assert isinstance(body["detail"], list) and body["detail"], body
-    return "; ".join(item["msg"] for item in body["detail"])
 
 
 def test_every_kind_of_422_has_the_published_form(api: Api) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +16,12 @@ from sqlalchemy import func, select
 from detection.evidence import EvidenceStore
 from serving.app import create_app
 from serving.db.models import Blob, UserRole
-from tests.serving.conftest import (
+from tests.serving.helpers import (
     Api,
     error_message,
     make_settings,
     png_bytes,
+    png_header_only,
     stored_files,
     upload,
 )
@@ -49,19 +48,6 @@ def encoded(fmt: str, size: tuple[int, int] = (16, 12), noise: bool = False) -> 
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format=fmt)
     return buffer.getvalue()
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height but holds almost no data (a bomb's shape)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 64)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize(

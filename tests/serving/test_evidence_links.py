@@ -18,7 +18,7 @@ from sqlalchemy import select
 from serving.db.base import utcnow
 from serving.db.models import OutboxMessage
 from serving.services.links import EvidenceLinks
-from tests.serving.conftest import Api, make_settings, png_bytes, upload
+from tests.serving.helpers import Api, make_settings, png_bytes, upload
 
 BASE = "http://shirong.test"
 

@@ -3,17 +3,14 @@ review queue loading in a constant number of queries."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
 
 from detection.rules.incident import Incident as IncidentRecord
 from serving.db.models import UserRole
 from serving.services.incidents import boxes_of
-from tests.serving.conftest import Api, make_record, post_record
+from tests.serving.helpers import Api, counted, make_record, post_record
 
 BOXES = [[10.0, 20.0, 40.0, 60.0], [50.0, 30.0, 80.0, 70.0], [90.0, 40.0, 110.0, 220.0]]
 CLASSES = ("garbage_bag", "cardboard_box", "garbage_bag")
@@ -31,22 +28,6 @@ def boxed_record(n: int = 1, classes: tuple[str, ...] = CLASSES, **fields: Any) 
     data["evidence"]["best"]["boxes"] = [box(i) for i in range(len(classes))]
     data["evidence"]["opened"]["boxes"] = [box(0)]
     return IncidentRecord.model_validate(data)
-
-
-@contextmanager
-def counted(api: Api) -> Iterator[dict[str, int]]:
-    """SQL statements the service's engine runs inside the block."""
-    engine: Engine = api.services.sessions.kw["bind"]
-    counts = {"statements": 0}
-
-    def count(*_: Any) -> None:
-        counts["statements"] += 1
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield counts
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_each_object_comes_back_with_its_own_box(api: Api) -> None:

@@ -11,7 +11,7 @@ from serving.db.models import Incident, User, UserRole
 from serving.schemas.incidents import ReviewAction, ReviewIn
 from serving.services import incidents
 from serving.services.incident_record import RecordView
-from tests.serving.conftest import Api, make_record, post_record, sha
+from tests.serving.helpers import Api, make_record, post_record, sha
 
 WEST = [[36.00, 120.00], [36.00, 120.10], [36.10, 120.10], [36.10, 120.00]]
 

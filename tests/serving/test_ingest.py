@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -14,8 +13,19 @@ from fastapi.testclient import TestClient
 from PIL import ExifTags, Image
 
 from serving.app import create_app
-from tests.conftest import COCO_INT8, SHARED, wait_until
-from tests.serving.conftest import Api, error_message, make_settings, png_bytes
+from tests.conftest import COCO_INT8, wait_until
+from tests.serving.helpers import (
+    GPX,
+    PLANTS,
+    Api,
+    error_message,
+    make_settings,
+    png_bytes,
+    post_photos,
+    post_video,
+    wait_for_job,
+    write_video,
+)
 
 GPS = ExifTags.GPS
 QINGDAO = {
@@ -24,8 +34,6 @@ QINGDAO = {
     GPS.GPSLongitudeRef: "E",
     GPS.GPSLongitude: (120.0, 22.0, 57.36),  # 120.3826 E
 }
-# A shop front with potted plants on the pavement: the COCO stand-in finds them (3a cue).
-PLANTS = SHARED / "data" / "facades" / "images" / "img_101.jpg"
 
 
 @pytest.fixture
@@ -36,11 +44,6 @@ def ingest(database_url: str, tmp_path: Path) -> Iterator[Api]:
         yield Api(client)
 
 
-def post_photos(api: Api, *photos: bytes) -> Any:
-    files = [("file", (f"p{i}.jpg", data, "image/jpeg")) for i, data in enumerate(photos)]
-    return api.client.post("/ingest/photos", files=files, headers=api.admin.headers)
-
-
 def with_gps(path: Path) -> bytes:
     buffer = io.BytesIO()
     with Image.open(path) as image:
@@ -48,38 +51,6 @@ def with_gps(path: Path) -> bytes:
         exif[ExifTags.IFD.GPSInfo] = QINGDAO
         image.save(buffer, format="JPEG", exif=exif, quality=95)
     return buffer.getvalue()
-
-
-def wait_for_job(api: Api, job_id: int) -> Any:
-    """The job once it has ended, whatever the outcome."""
-    last: dict[str, Any] = {}
-
-    def ended() -> Any:
-        last.update(job=api.ok("GET", f"/jobs/{job_id}"))
-        return None if last["job"]["status"] in ("queued", "running") else last["job"]
-
-    return wait_until(ended, lambda: f"job {job_id} to finish; last {last['job']}", poll_s=0.1)
-
-
-def post_video(
-    api: Api, path: Path, name: str | None = None, gps: Path | None = None, status: int = 202
-) -> Any:
-    files = [("file", (name or path.name, path.read_bytes(), "video/mp4"))]
-    if gps is not None:
-        files.append(("gps", (gps.name, gps.read_bytes(), "application/gpx+xml")))
-    response = api.client.post("/ingest/videos", files=files, headers=api.admin.headers)
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def write_video(path: Path, image: np.ndarray, frames: int, fps: float = 8.0) -> Path:
-    height, width = image.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
-    assert writer.isOpened()
-    for _ in range(frames):
-        writer.write(image)
-    writer.release()
-    return path
 
 
 @pytest.mark.shared_data
@@ -196,14 +167,6 @@ def test_videos_need_a_video_extension(api: Api, name: str) -> None:
 def test_unknown_job_is_404(api: Api) -> None:
     response = api.client.get("/jobs/12345", headers=api.admin.headers)
     assert response.status_code == 404 and "job 12345" in response.json()["detail"]
-
-
-GPX = """<?xml version="1.0"?>
-<gpx version="1.1" creator="test" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>
-<trkpt lat="35.9500" lon="120.1800"><time>2026-05-04T02:00:00Z</time></trkpt>
-<trkpt lat="35.9501" lon="120.1801"><time>2026-05-04T02:00:10Z</time></trkpt>
-</trkseg></trk></gpx>
-"""
 
 
 @pytest.mark.shared_data

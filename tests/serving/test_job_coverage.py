@@ -6,8 +6,6 @@ The videos are made by the ffmpeg binary: H.264 in mp4 with the index (moov) at 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,16 +15,17 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.services.jobs import Coverage
-from tests.conftest import COCO_INT8, SHARED
-from tests.serving.conftest import Api, make_settings
-from tests.serving.test_ingest import wait_for_job
-
-# A shop front with potted plants on the pavement: the COCO stand-in finds them (3a cue).
-PLANTS = SHARED / "data" / "facades" / "images" / "img_101.jpg"
-SECONDS, FPS, SAMPLED = 10, 8, 4.0
-
-needs_ffmpeg = pytest.mark.skipif(
-    shutil.which("ffmpeg") is None, reason="needs ffmpeg (scripts/setup.sh)"
+from tests.conftest import COCO_INT8
+from tests.serving.helpers import (
+    FPS,
+    SAMPLED,
+    SECONDS,
+    Api,
+    cut,
+    dashcam_mp4,
+    make_settings,
+    needs_ffmpeg,
+    wait_for_job,
 )
 
 
@@ -35,24 +34,6 @@ def ingest(database_url: str, tmp_path: Path) -> Iterator[Api]:
     settings = make_settings(database_url, tmp_path, model_path=COCO_INT8, video_fps=SAMPLED)
     with TestClient(create_app(settings)) as client:
         yield Api(client)
-
-
-def dashcam_mp4(path: Path, *, faststart: bool) -> Path:
-    """SECONDS of the plants photo at FPS, a key frame each second (bytes spread evenly)."""
-    command = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-loop", "1", "-i", str(PLANTS)]
-    command += ["-t", str(SECONDS), "-r", str(FPS), "-g", str(FPS), "-vf", "scale=640:-2"]
-    command += ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
-    command += ["-movflags", "+faststart"] if faststart else []
-    subprocess.run([*command, str(path)], check=True, timeout=120)
-    return path
-
-
-def cut(video: Path, share: float) -> Path:
-    """The first ``share`` of the file's bytes, as an interrupted copy leaves it."""
-    data = video.read_bytes()
-    target = video.with_name(f"{video.stem}-{int(share * 100)}{video.suffix}")
-    target.write_bytes(data[: int(len(data) * share)])
-    return target
 
 
 def analyse(api: Api, video: Path) -> Any:

@@ -22,8 +22,7 @@ from serving.db.models import (
 from serving.labels import LABELS_FILE
 from serving.services.outbox import wecom_markdown
 from serving.services.tickets import priority_for
-from tests.serving.conftest import Api
-from tests.serving.test_reports import Tables
+from tests.serving.helpers import Api, Tables
 
 LABELS: dict[str, dict[str, dict[str, str]]] = json.loads(LABELS_FILE.read_text("utf-8"))
 I18N = LABELS_FILE.parent / "js" / "i18n.js"

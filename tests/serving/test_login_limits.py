@@ -23,7 +23,7 @@ from serving.app import create_app
 from serving.config import Settings, load_settings
 from serving.db.models import UserRole
 from serving.services.auth import Passwords
-from tests.serving.conftest import PASSWORD, Api, make_settings, shirong_serve
+from tests.serving.helpers import PASSWORD, Api, make_settings, shirong_serve
 
 HASH_MIB = 64  # the default argon2_memory_kib, which the live tests keep
 

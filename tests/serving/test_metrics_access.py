@@ -12,7 +12,7 @@ from detection.errors import ConfigError
 from serving.app import create_app
 from serving.config import load_settings
 from serving.db.models import UserRole
-from tests.serving.conftest import Api, make_settings
+from tests.serving.helpers import Api, make_settings
 
 TOKEN = "scraper-token-0123456789"
 

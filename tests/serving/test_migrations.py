@@ -20,7 +20,7 @@ from serving.app import create_app
 from serving.db.base import Base
 from serving.db.session import make_engine
 from serving.migrations import HERE, alembic_config, at_head, upgrade
-from tests.serving.conftest import BACKENDS, make_settings
+from tests.serving.helpers import BACKENDS, make_settings
 
 
 @pytest.fixture(params=BACKENDS)

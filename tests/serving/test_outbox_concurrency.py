@@ -24,8 +24,7 @@ from serving.config import Settings
 from serving.db.base import utcnow
 from serving.db.models import DeliveryAttempt
 from serving.services.outbox import INTERRUPTED, DeliveryRound, deliver_due
-from tests.serving.conftest import Api, _free_port, make_settings
-from tests.serving.test_dispatch import Receiver
+from tests.serving.helpers import Api, Receiver, _free_port, make_settings
 
 ROUNDS = 4  # three delivery rounds in threads, one through the admin route
 

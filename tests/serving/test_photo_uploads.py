@@ -19,8 +19,7 @@ from detection.evidence import EvidenceStore
 from serving.app import create_app
 from serving.db.models import Blob
 from tests.conftest import COCO_INT8
-from tests.serving.conftest import Api, error_message, make_settings, png_bytes, upload
-from tests.serving.test_ingest import PLANTS
+from tests.serving.helpers import PLANTS, Api, error_message, make_settings, png_bytes, upload
 
 THREADS, REQUESTS = 10, 11
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import update
 
 from serving.db.models import Incident, UserRole
-from tests.serving.conftest import Api, make_record, post_record
+from tests.serving.helpers import Api, make_record, post_record
 
 
 def record(n: int) -> Any:

@@ -21,9 +21,18 @@ from serving.db.session import make_engine, make_session_factory
 from serving.demo import build_clip, demo_config
 from tests.conftest import COCO_INT8, SHARED, wait_until
 from tests.detection.capture.capture_helpers import FFMPEG, RTSP_SERVER, RtspRig
-from tests.serving.conftest import Api, emptied, make_settings, wait_for_camera
+from tests.serving.helpers import (
+    PLANTS,
+    Api,
+    emptied,
+    make_settings,
+    post_photos,
+    post_video,
+    wait_for_camera,
+    wait_for_job,
+    write_video,
+)
 from tests.serving.ray_rig import ENV, RAY, RayRig, node_ids
-from tests.serving.test_ingest import PLANTS, post_photos, post_video, wait_for_job, write_video
 
 ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp, pytest.mark.ray, pytest.mark.shared_data]

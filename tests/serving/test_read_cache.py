@@ -12,7 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from serving.db.models import Ticket
 from serving.db.session import make_engine, make_session_factory
 from serving.services.read_cache import ReadCache, WriteCounter
-from tests.serving.conftest import Api
+from tests.serving.helpers import Api
 
 
 class _Base(DeclarativeBase):

@@ -17,7 +17,7 @@ from detection.rules.incident import Incident as IncidentRecord
 from serving.config import Settings, load_settings
 from serving.db.models import Sighting, UserRole
 from serving.services.incidents import evidence_of
-from tests.serving.conftest import (
+from tests.serving.helpers import (
     Api,
     error_message,
     make_record,

@@ -9,7 +9,6 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 from xml.etree import ElementTree
 
@@ -24,7 +23,7 @@ from serving.services import report_chart
 from serving.services.report_chart import cjk_font_file
 from serving.services.reports import METRICS
 from serving.services.ticket_view import LOCAL_TZ
-from tests.serving.conftest import Api, make_record, post_record, sha
+from tests.serving.helpers import Api, Tables, make_record, post_record, sha
 
 DAY = date(2026, 5, 4)
 FIELDS = [field for field, _, _ in METRICS]  # new, dispatched, rectified, closed, overdue
@@ -263,39 +262,6 @@ def csv_numbers(counts: dict[str, Any], evidence: list[str]) -> list[str]:
         *("" if m is None else f"{m:.1f}" for m in means),
         " ".join(evidence),
     ]
-
-
-class Tables(HTMLParser):
-    """Rows of the page's table as text cells, by section; the page's images and links."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sections: dict[str, list[list[str]]] = {}
-        self.images: list[str] = []
-        self.links: list[str] = []
-        self.section = ""
-        self.cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("thead", "tbody", "tfoot"):
-            self.section = tag
-        elif tag == "tr":
-            self.sections.setdefault(self.section, []).append([])
-        elif tag in ("td", "th"):
-            self.cell = []
-        elif tag == "img":
-            self.images.append(dict(attrs)["src"] or "")
-        elif tag == "a":
-            self.links.append(dict(attrs)["href"] or "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self.cell is not None:
-            self.sections[self.section][-1].append("".join(self.cell).strip())
-            self.cell = None
-
-    def handle_data(self, data: str) -> None:
-        if self.cell is not None:
-            self.cell.append(data)
 
 
 def test_html_is_the_grid_with_totals_and_the_trend_chart(day: Day) -> None:

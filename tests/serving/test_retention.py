@@ -35,7 +35,7 @@ from serving.db.models import (
     Webhook,
 )
 from serving.services import retention
-from tests.serving.conftest import (
+from tests.serving.helpers import (
     Api,
     make_record,
     make_settings,

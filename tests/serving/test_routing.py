@@ -6,7 +6,7 @@ import pytest
 
 from serving.db.models import UserRole
 from serving.services.geo import point_in_polygon
-from tests.serving.conftest import Api, error_message
+from tests.serving.helpers import Api, error_message
 
 WEST = [[36.00, 120.00], [36.00, 120.10], [36.10, 120.10], [36.10, 120.00]]
 EAST = [[36.00, 120.10], [36.00, 120.20], [36.10, 120.20], [36.10, 120.10]]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from serving.db.models import UserRole
-from tests.serving.conftest import Api
+from tests.serving.helpers import Api
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in the dev extra")
 hypothesis = pytest.importorskip("hypothesis")

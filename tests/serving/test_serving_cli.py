@@ -16,7 +16,7 @@ from detection import cli as detection_cli
 from serving.app import create_app
 from serving.cli import build_parser, main
 from tests.conftest import REPO, WAIT_S
-from tests.serving.conftest import make_settings, shirong_serve
+from tests.serving.helpers import make_settings, shirong_serve
 
 
 def test_the_shirong_command_does_not_import_the_web_stack() -> None:

@@ -5,15 +5,14 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from serving.db.models import User, UserRole
-from tests.serving.test_incident_boxes import counted
-from tests.serving.test_tickets import World, world  # noqa: F401 (the fixture)
+from tests.serving.helpers import World, counted
 
 
 def events(w: World, ticket_id: int) -> list[dict[str, object]]:
     return list(w.api.ok("GET", f"/tickets/{ticket_id}/events", w.dispatcher))
 
 
-def test_events_carry_the_actors_names(world: World) -> None:  # noqa: F811
+def test_events_carry_the_actors_names(world: World) -> None:
     with world.api.services.sessions() as session:
         session.execute(
             update(User).where(User.id == world.west_officer.id).values(full_name="王小明")
@@ -34,7 +33,7 @@ def test_events_carry_the_actors_names(world: World) -> None:  # noqa: F811
     ]
 
 
-def test_names_are_loaded_in_a_constant_number_of_queries(world: World) -> None:  # noqa: F811
+def test_names_are_loaded_in_a_constant_number_of_queries(world: World) -> None:
     """Before: no names at all; a lookup per event would grow with the trail."""
     short, long = world.ticket(), world.ticket()
     world.drive(long["id"], ["dispatch"])

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from serving.db.models import UserRole
-from tests.serving.conftest import Api, make_record, post_record
+from tests.serving.helpers import Api, make_record, post_record
 
 ROAD = "香江路"
 SHANGHAI_10H = datetime(2026, 5, 4, 2, 0, tzinfo=UTC)

@@ -12,66 +12,9 @@ from serving.db.base import utcnow
 from serving.db.models import Ticket, UserRole
 from serving.schemas.tickets import TicketAction
 from serving.services.tickets import TRANSITIONS
-from tests.serving.conftest import Actor, Api, error_message, png_bytes, upload
+from tests.serving.helpers import NIGHT, World, error_message
 
-WEST = [[36.00, 120.00], [36.00, 120.10], [36.10, 120.10], [36.10, 120.00]]
 NOON = datetime(2026, 5, 4, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
-NIGHT = datetime(2026, 5, 4, 14, 0, tzinfo=UTC)  # 22:00 in Shanghai
-
-
-class World:
-    """Two area squads, one specialised squad, an officer in each, a dispatcher and a photo."""
-
-    def __init__(self, api: Api) -> None:
-        self.api = api
-        self.west = api.squad("west", areas=[{"name": "西区", "polygon": WEST}], cameras=["cam-w"])
-        self.east = api.squad("east", roads=[{"road": "香江路", "model_road": True}])
-        self.ktv = api.squad("ktv", kind="specialised", business_types=["ktv"])
-        self.west_officer = api.actor(UserRole.SQUAD_OFFICER, self.west)
-        self.east_officer = api.actor(UserRole.SQUAD_OFFICER, self.east)
-        self.ktv_officer = api.actor(UserRole.SQUAD_OFFICER, self.ktv)
-        self.dispatcher = api.actor(UserRole.DISPATCHER)
-        response = upload(api, png_bytes(), self.west_officer)
-        assert response.status_code == 201, response.text
-        self.photo = response.json()["sha256"]
-
-    def ticket(self, **fields: Any) -> dict[str, Any]:
-        body = {
-            "clause": "3a",
-            "description": "门前堆放纸箱",
-            "camera_id": "cam-w",
-            "observed_at": NIGHT.isoformat(),
-            "complaint": False,
-            **fields,
-        }
-        return dict(self.api.ok("POST", "/tickets", self.dispatcher, json=body))
-
-    def act(self, ticket_id: int, action: str, actor: Actor | None = None, **body: Any) -> Any:
-        return self.api.client.post(
-            f"/tickets/{ticket_id}/{action}",
-            headers=(actor or self.api.admin).headers,
-            json=body,
-        )
-
-    def body_for(self, action: str) -> dict[str, Any]:
-        """A valid body for each action."""
-        return {
-            "rectify": {"after_photo": self.photo},
-            "escalate": {"helping_squad_id": self.ktv},
-            "reject": {"note": "不属于本中队"},
-            "cancel": {"note": "重复投诉"},
-            "reopen": {"note": "复查仍有堆放"},
-        }.get(action, {})
-
-    def drive(self, ticket_id: int, path: list[str]) -> None:
-        for action in path:
-            response = self.act(ticket_id, action, **self.body_for(action))
-            assert response.status_code == 200, response.text
-
-
-@pytest.fixture
-def world(api: Api) -> World:
-    return World(api)
 
 
 PATHS = {

@@ -7,7 +7,7 @@ import pytest
 from detection.rules.config import ZoneType
 from detection.taxonomy import default_taxonomy
 from serving.db.models import UserRole
-from tests.serving.conftest import Api
+from tests.serving.helpers import Api
 
 
 def test_root_redirects_to_the_ui_which_is_chinese_utf8_and_offline(api: Api) -> None:

@@ -32,7 +32,7 @@ from serving.services.auth import issue_token
 from serving.services.jobs import GPS_MAX_BYTES
 from serving.services.users import create_user
 from tests.conftest import wait_until
-from tests.serving.conftest import (
+from tests.serving.helpers import (
     PASSWORD,
     make_record,
     make_settings,

@@ -9,7 +9,7 @@ import pytest
 
 from serving.db.models import CameraRuntime
 from serving.workers.cameras import unhealthy
-from tests.serving.conftest import make_settings
+from tests.serving.helpers import make_settings
 
 NOW = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
 MB = 1024 * 1024

@@ -20,9 +20,19 @@ from serving.app import create_app
 from serving.db.models import CameraRuntime
 from serving.workers.context import STORE_MARK
 from tests.conftest import COCO_INT8, wait_until
-from tests.serving.conftest import Api, emptied, make_settings, png_bytes, wait_for_camera
-from tests.serving.test_cameras import camera_body, closed_port
-from tests.serving.test_ingest import post_photos, post_video, wait_for_job, write_video
+from tests.serving.helpers import (
+    Api,
+    camera_body,
+    closed_port,
+    emptied,
+    make_settings,
+    png_bytes,
+    post_photos,
+    post_video,
+    wait_for_camera,
+    wait_for_job,
+    write_video,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 

@@ -23,7 +23,7 @@ from serving.schemas.squads import SquadIn
 from serving.services.squads import create_squad
 from serving.services.users import create_user
 from tests.conftest import WAIT_S
-from tests.serving.conftest import PASSWORD, make_settings, uvicorn_thread
+from tests.serving.helpers import PASSWORD, make_settings, uvicorn_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -12,31 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from detection.taxonomy import default_taxonomy
-from serving.db.models import Incident, Ticket
-from serving.services import incidents
-from serving.services.recurrence import Recurrence
-from tests.serving.conftest import PASSWORD
-from tests.serving.test_corrections import HEIGHT, WIDTH, evidence_record, street_png
-from tests.ui.conftest import WAIT_MS, LiveService
+from serving.db.models import Ticket
+from tests.serving.helpers import HEIGHT, PASSWORD, WIDTH, street_png
+from tests.ui.conftest import LiveService
+from tests.ui.helpers import act, confirm, incident, ingest, open_as, review_response
 
 pytestmark = pytest.mark.slow
-
-
-def ingest(live: LiveService, n: int, camera: str, **fields: Any) -> int:
-    """Store a rules-engine record with a real evidence frame; returns the incident id."""
-    record = evidence_record(live.services.store, n, source_id=camera, **fields)
-    with live.services.sessions() as session:
-        policy = Recurrence.of(live.services.settings)
-        incident, _ = incidents.ingest(session, live.services.taxonomy, record, policy)
-        return incident.id
-
-
-def incident(live: LiveService, incident_id: int) -> Incident:
-    with live.services.sessions() as session:
-        row = session.get(Incident, incident_id)
-        assert row is not None
-        session.expunge(row)
-        return row
 
 
 def ticket_of(live: LiveService, incident_id: int) -> Ticket:
@@ -45,25 +26,6 @@ def ticket_of(live: LiveService, incident_id: int) -> Ticket:
         assert row is not None
         session.expunge(row)
         return row
-
-
-def open_as(browser: Any, live: LiveService, username: str, hash_: str = "") -> Any:
-    """A fresh browser context (own localStorage), logged in through the login form."""
-    context = browser.new_context(
-        viewport={"width": 1400, "height": 950}, locale="zh-CN", timezone_id="Asia/Shanghai"
-    )
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live.url}/{hash_}")
-    assert page.url.startswith(f"{live.url}/ui/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login button[type=submit]")
-    page.wait_for_selector("#nav:not([hidden])")
-    page.errors = errors
-    return page
 
 
 def image_to_screen(page: Any, x: float, y: float) -> tuple[float, float]:
@@ -78,10 +40,6 @@ def drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> Non
         t = step / 5
         page.mouse.move(start[0] + (end[0] - start[0]) * t, start[1] + (end[1] - start[1]) * t)
     page.mouse.up()
-
-
-def review_response(page: Any) -> Any:
-    return page.expect_response(lambda r: "/reviews" in r.url and r.request.method == "POST")
 
 
 def test_reviewer_decides_relabels_fixes_and_draws_boxes_and_the_export_has_them(
@@ -202,24 +160,6 @@ def test_reviewer_decides_relabels_fixes_and_draws_boxes_and_the_export_has_them
     page.wait_for_selector("#accept:has-text('确认')")
     assert page.errors == []
     page.context.close()
-
-
-def confirm(live: LiveService, incident_id: int) -> int:
-    """Confirm through the API as the reviewer; returns the ticket id."""
-    with httpx.Client(base_url=live.url) as client:
-        token = client.post("/auth/login", data={"username": "reviewer", "password": PASSWORD})
-        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        out = client.post(
-            f"/incidents/{incident_id}/reviews", json={"action": "confirm"}, headers=headers
-        )
-        assert out.status_code == 200, out.text
-        return int(out.json()["ticket_id"])
-
-
-def act(page: Any, action: str, status: str) -> None:
-    with page.expect_response(lambda r: r.url.endswith(f"/{action}")):
-        page.click(f"[data-action={action}]")
-    page.wait_for_selector(f"#ticket-detail [data-status={status}]")
 
 
 def test_ticket_board_officer_sees_own_squad_and_the_lifecycle_runs_to_closed(

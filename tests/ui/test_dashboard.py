@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from detection.taxonomy import default_taxonomy
 from serving.services.ticket_view import LOCAL_TZ
-from tests.serving.conftest import PASSWORD
 from tests.ui.conftest import LiveService
-from tests.ui.test_browser import open_as
+from tests.ui.helpers import client_as, open_as
 
 pytestmark = pytest.mark.slow
 
 METRICS = ("new", "dispatched", "rectified", "closed", "overdue")
-
-
-@contextmanager
-def client_as(live: LiveService, username: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live.url) as client:
-        token = client.post("/auth/login", data={"username": username, "password": PASSWORD})
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        yield client
 
 
 def shown(page: Any) -> list[list[str]]:

@@ -12,8 +12,7 @@ import pytest
 
 from serving.labels import LABELS_FILE
 from tests.ui.conftest import LiveService
-from tests.ui.test_browser import open_as
-from tests.ui.test_dashboard import client_as
+from tests.ui.helpers import client_as, open_as
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from serving.db.models import Incident
 from tests.ui.conftest import LiveService
-from tests.ui.test_browser import ingest, open_as
+from tests.ui.helpers import ingest, open_as
 
 pytestmark = pytest.mark.slow
 

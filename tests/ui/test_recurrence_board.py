@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 
 from serving.db.base import utcnow
 from serving.db.models import Review, Ticket
-from tests.serving.conftest import PASSWORD
+from tests.serving.helpers import PASSWORD
 from tests.ui.conftest import LiveService, serve
-from tests.ui.test_browser import incident, ingest, open_as
+from tests.ui.helpers import incident, ingest, open_as
 
 pytestmark = pytest.mark.slow
 

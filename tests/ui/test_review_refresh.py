@@ -15,10 +15,9 @@ import pytest
 from sqlalchemy import update
 
 from serving.db.models import User
-from tests.serving.conftest import PASSWORD
-from tests.serving.test_corrections import evidence_record
+from tests.serving.helpers import PASSWORD, evidence_record
 from tests.ui.conftest import LiveService
-from tests.ui.test_browser import confirm, ingest, open_as
+from tests.ui.helpers import confirm, ingest, open_as
 
 pytestmark = pytest.mark.slow
 

@@ -18,10 +18,9 @@ from serving.db.models import Incident, Job, UserRole
 from serving.schemas.auth import UserCreate
 from serving.services.users import create_user
 from tests.conftest import COCO_INT8
-from tests.serving.conftest import PASSWORD
-from tests.serving.test_ingest import GPX, PLANTS, write_video
+from tests.serving.helpers import GPX, PASSWORD, PLANTS, write_video
 from tests.ui.conftest import LiveService, serve
-from tests.ui.test_browser import open_as
+from tests.ui.helpers import open_as
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 

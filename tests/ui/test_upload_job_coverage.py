@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import COCO_INT8
-from tests.serving.test_job_coverage import SAMPLED, cut, dashcam_mp4, needs_ffmpeg
+from tests.serving.helpers import SAMPLED, cut, dashcam_mp4, needs_ffmpeg
 from tests.ui.conftest import LiveService, serve
-from tests.ui.test_browser import open_as
+from tests.ui.helpers import open_as
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data, needs_ffmpeg]
 
