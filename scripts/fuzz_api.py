@@ -1,6 +1,6 @@
 """Fuzz the ticket service with schemathesis: no 5xx, and every response matches the OpenAPI schema.
 
-A bigger, reproducible run than tests/serving/test_schema_fuzz.py (20 cases per operation): N
+A bigger, reproducible run than tests/serving/api/test_schema_fuzz.py (20 cases per operation): N
 generated cases per operation (derandomized: the same cases every run), each sent as a fresh
 admin through the ASGI app, checked with schemathesis' ``not_a_server_error`` and
 ``response_schema_conformance``. Always runs on a fresh SQLite database; ``--database-url`` adds a

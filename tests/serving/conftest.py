@@ -27,18 +27,13 @@ from serving.config import Settings
 from serving.db.session import make_engine
 from serving.migrations import upgrade
 from tests.conftest import WAIT_S
-
-# Still imported from here by test_security_headers.py and tests/ui/test_csp.py (being edited).
-from tests.serving.helpers import (  # noqa: F401
+from tests.serving.helpers import (
     BACKENDS,
-    PASSWORD,
     Api,
     World,
     _free_port,
     emptied,
     make_settings,
-    png_bytes,
-    upload,
 )
 
 

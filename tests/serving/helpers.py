@@ -149,7 +149,7 @@ def make_settings(database_url: str, root: Path, **overrides: Any) -> Settings:
         # No stream workers unless a test asks: generated cameras must never be dialled.
         "camera_workers": False,
         # Recurrence linking off unless a test asks: most tests post records of one place and
-        # want them apart (tests/serving/test_recurrence.py turns it on).
+        # want them apart (tests/serving/services/test_recurrence.py turns it on).
         "recurrence_window_hours": 0,
         "public_base_url": "http://shirong.test",
     }

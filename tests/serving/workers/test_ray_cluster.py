@@ -32,7 +32,7 @@ from tests.serving.helpers import (
     wait_for_job,
     write_video,
 )
-from tests.serving.ray_rig import ENV, RAY, RayRig, node_ids
+from tests.serving.workers.ray_rig import ENV, RAY, RayRig, node_ids
 
 ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp, pytest.mark.ray, pytest.mark.shared_data]

@@ -16,7 +16,7 @@ from serving.api.docs import (
     script_hashes,
 )
 from serving.api.security_headers import PAGE_POLICY, with_sources
-from tests.serving.conftest import Api
+from tests.serving.helpers import Api
 
 # (page, the assets it links, with their content types)
 PAGES = [

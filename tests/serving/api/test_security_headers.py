@@ -1,5 +1,5 @@
 """Browser security headers on every kind of response: API, UI, evidence, errors, 404s (the
-docs' own policies: tests/serving/test_docs.py)."""
+docs' own policies: tests/serving/api/test_docs.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.api.security_headers import API_POLICY, PAGE_POLICY, with_sources
-from tests.serving.conftest import Api, png_bytes, upload
+from tests.serving.helpers import Api, png_bytes, upload
 
 COMMON = {
     "x-content-type-options": "nosniff",
