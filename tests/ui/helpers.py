@@ -1,19 +1,72 @@
-"""Browser-test steps several UI test modules share: seed an incident, open the UI as a user,
-confirm it, act on a ticket."""
+"""What several UI test modules share: the live service on a loopback port with its squads and
+users, and the browser steps: seed an incident, open the UI as someone, confirm, act on a ticket."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
-from serving.db.models import Incident
+from serving.api.deps import Services
+from serving.app import create_app
+from serving.db.models import Incident, UserRole
+from serving.schemas.auth import UserCreate
+from serving.schemas.squads import SquadIn
 from serving.services import incidents
 from serving.services.recurrence import Recurrence
-from tests.serving.helpers import PASSWORD, evidence_record
-from tests.ui.conftest import WAIT_MS, LiveService
+from serving.services.squads import create_squad
+from serving.services.users import create_user
+from tests.conftest import WAIT_S
+from tests.serving.helpers import PASSWORD, evidence_record, make_settings, uvicorn_thread
+
+WAIT_MS = int(WAIT_S * 1000)  # every Playwright wait's bound (its default timeout), in its unit
+
+
+@dataclass(frozen=True)
+class LiveService:
+    url: str
+    services: Services
+    squads: dict[str, int]  # squad code → id; each squad owns one camera, named cam-<code>
+
+
+def _seed(services: Services) -> dict[str, int]:
+    """Two area squads, each owning one camera, and one user per role (password PASSWORD)."""
+    squads = {}
+    with services.sessions() as session:
+        for code, name in (("east", "东区派驻中队"), ("west", "西区派驻中队")):
+            data = {"code": code, "name": name, "kind": "area", "cameras": [f"cam-{code}"]}
+            squad = create_squad(session, SquadIn.model_validate(data))
+            squads[code] = squad.id
+        users = [
+            ("reviewer", UserRole.REVIEWER, None),
+            ("dispatcher", UserRole.DISPATCHER, None),
+            ("officer_east", UserRole.SQUAD_OFFICER, squads["east"]),
+            ("officer_west", UserRole.SQUAD_OFFICER, squads["west"]),
+        ]
+        for username, role, squad_id in users:
+            create_user(
+                session,
+                services.passwords,
+                UserCreate(username=username, password=PASSWORD, role=role, squad_id=squad_id),
+            )
+        session.commit()
+    return squads
+
+
+@contextmanager
+def serve(root: Path, **overrides: Any) -> Iterator[LiveService]:
+    """The service on a free loopback port, SQLite under ``root``, settings ``overrides``."""
+    overrides.setdefault("camera_workers", False)
+    settings = make_settings(f"sqlite:///{root / 'shirong.db'}", root, **overrides)
+    app: FastAPI = create_app(settings)
+    services: Services = app.state.services
+    with uvicorn_thread(app) as port:
+        yield LiveService(f"http://127.0.0.1:{port}", services, _seed(services))
 
 
 def ingest(live: LiveService, n: int, camera: str, **fields: Any) -> int:
@@ -80,3 +133,11 @@ def client_as(live: LiveService, username: str) -> Iterator[httpx.Client]:
         token = client.post("/auth/login", data={"username": username, "password": PASSWORD})
         client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
         yield client
+
+
+# Runs before any page script (Playwright injects it, so the policy does not apply to it).
+RECORD_VIOLATIONS = """
+window.violations = [];
+document.addEventListener("securitypolicyviolation", (e) =>
+  window.violations.push(`${e.effectiveDirective} ${e.blockedURI}`));
+"""

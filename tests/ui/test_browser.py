@@ -14,8 +14,7 @@ from sqlalchemy import select
 from detection.taxonomy import default_taxonomy
 from serving.db.models import Ticket
 from tests.serving.helpers import HEIGHT, PASSWORD, WIDTH, street_png
-from tests.ui.conftest import LiveService
-from tests.ui.helpers import act, confirm, incident, ingest, open_as, review_response
+from tests.ui.helpers import LiveService, act, confirm, incident, ingest, open_as, review_response
 
 pytestmark = pytest.mark.slow
 

@@ -11,18 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.serving.conftest import PASSWORD
-from tests.ui.conftest import WAIT_MS, LiveService
-from tests.ui.test_browser import act, confirm, ingest
+from tests.serving.helpers import PASSWORD
+from tests.ui.helpers import RECORD_VIOLATIONS, WAIT_MS, LiveService, act, confirm, ingest
 
 pytestmark = pytest.mark.slow
-
-# Runs before any page script (Playwright injects it, so the policy does not apply to it).
-RECORD_VIOLATIONS = """
-window.violations = [];
-document.addEventListener("securitypolicyviolation", (e) =>
-  window.violations.push(`${e.effectiveDirective} ${e.blockedURI}`));
-"""
 
 
 class Watched:

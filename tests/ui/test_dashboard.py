@@ -10,8 +10,7 @@ import pytest
 
 from detection.taxonomy import default_taxonomy
 from serving.services.ticket_view import LOCAL_TZ
-from tests.ui.conftest import LiveService
-from tests.ui.helpers import client_as, open_as
+from tests.ui.helpers import LiveService, client_as, open_as
 
 pytestmark = pytest.mark.slow
 

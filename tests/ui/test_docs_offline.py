@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import WAIT_MS, LiveService
-from tests.ui.test_csp import RECORD_VIOLATIONS
+from tests.ui.helpers import RECORD_VIOLATIONS, WAIT_MS, LiveService
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from serving.labels import LABELS_FILE
-from tests.ui.conftest import LiveService
-from tests.ui.helpers import client_as, open_as
+from tests.ui.helpers import LiveService, client_as, open_as
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from serving.db.models import Incident
-from tests.ui.conftest import LiveService
-from tests.ui.helpers import ingest, open_as
+from tests.ui.helpers import LiveService, ingest, open_as
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,7 @@ from sqlalchemy import select, update
 from serving.db.base import utcnow
 from serving.db.models import Review, Ticket
 from tests.serving.helpers import PASSWORD
-from tests.ui.conftest import LiveService, serve
-from tests.ui.helpers import incident, ingest, open_as
+from tests.ui.helpers import LiveService, incident, ingest, open_as, serve
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,7 @@ import pytest
 from serving.services import incidents
 from serving.services.recurrence import Recurrence
 from tests.serving.helpers import evidence_record
-from tests.ui.conftest import LiveService
-from tests.ui.helpers import incident, open_as, review_response
+from tests.ui.helpers import LiveService, incident, open_as, review_response
 
 pytestmark = pytest.mark.slow
 

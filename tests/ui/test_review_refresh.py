@@ -16,8 +16,7 @@ from sqlalchemy import update
 
 from serving.db.models import User
 from tests.serving.helpers import PASSWORD, evidence_record
-from tests.ui.conftest import LiveService
-from tests.ui.helpers import confirm, ingest, open_as
+from tests.ui.helpers import LiveService, confirm, ingest, open_as
 
 pytestmark = pytest.mark.slow
 

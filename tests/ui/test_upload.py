@@ -19,8 +19,7 @@ from serving.schemas.auth import UserCreate
 from serving.services.users import create_user
 from tests.conftest import COCO_INT8
 from tests.serving.helpers import GPX, PASSWORD, PLANTS, write_video
-from tests.ui.conftest import LiveService, serve
-from tests.ui.helpers import open_as
+from tests.ui.helpers import LiveService, open_as, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 

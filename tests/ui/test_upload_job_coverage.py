@@ -10,8 +10,7 @@ import pytest
 
 from tests.conftest import COCO_INT8
 from tests.serving.helpers import SAMPLED, cut, dashcam_mp4, needs_ffmpeg
-from tests.ui.conftest import LiveService, serve
-from tests.ui.helpers import open_as
+from tests.ui.helpers import LiveService, open_as, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data, needs_ffmpeg]
 
