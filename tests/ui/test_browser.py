@@ -49,7 +49,7 @@ def test_reviewer_decides_relabels_fixes_and_draws_boxes_and_the_export_has_them
     accept_id, reject_id, edit_id, bulk_id = ids
     page = open_as(browser, live, "reviewer")
     page.wait_for_selector(f"#queue tr[data-id='{accept_id}'].current")
-    page.wait_for_function("document.querySelector('#overlay rect.frame') !== null")
+    page.wait_for_function("() => document.querySelector('#overlay rect.frame') !== null")
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     assert "垃圾袋" in page.locator("#overlay").text_content()
     page.screenshot(path=artifacts / "review.png", full_page=True)
@@ -72,7 +72,7 @@ def test_reviewer_decides_relabels_fixes_and_draws_boxes_and_the_export_has_them
     with review_response(page):
         page.select_option("#detail [data-box='0'] select", relabel_to)
     page.wait_for_function(
-        f"document.querySelector('#overlay').textContent.includes("
+        f"() => document.querySelector('#overlay').textContent.includes("
         f"'{taxonomy.cls(relabel_to).name_zh}')"
     )
     assert incident(live, edit_id).boxes[0]["class_name"] == relabel_to
@@ -101,7 +101,7 @@ def test_reviewer_decides_relabels_fixes_and_draws_boxes_and_the_export_has_them
     added = incident(live, edit_id).boxes[1]
     assert added["class_name"] == drawn_class and added["added"] is True
     assert added["xyxy"] == pytest.approx([250, 60, 330, 150], abs=2)
-    page.wait_for_function("document.querySelectorAll('#overlay g.box').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#overlay g.box').length === 2")
     page.screenshot(path=artifacts / "review-edited.png")
     with review_response(page):
         page.click("#accept")
@@ -116,11 +116,11 @@ def test_reviewer_decides_relabels_fixes_and_draws_boxes_and_the_export_has_them
     page.goto(f"{live.url}/ui/#/review/{edit_id}")
     page.reload()
     page.wait_for_selector(f"#queue tr[data-id='{edit_id}'].current [data-status=confirmed]")
-    page.wait_for_function("document.querySelectorAll('#overlay g.box').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#overlay g.box').length === 2")
 
     page.select_option("#filters select[name=squad_id]", str(live.squads["west"]))
     page.click("#filters button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('#queue tr[data-id]').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#queue tr[data-id]').length === 1")
     assert page.locator("#queue tr[data-id]").get_attribute("data-id") == str(bulk_id)
 
     with page.expect_download() as download:

@@ -49,7 +49,7 @@ def test_review_tickets_and_cameras_work_under_the_policy(browser: Any, live: Li
     page = reviewer.page
     page.wait_for_selector(f"#queue tr[data-id='{first}'].current")
     page.wait_for_selector("#detail img[src^='blob:']")  # evidence fetched with the token
-    page.wait_for_function("document.querySelector('#overlay rect.frame') !== null")
+    page.wait_for_function("() => document.querySelector('#overlay rect.frame') !== null")
     with page.expect_response(lambda r: "/reviews" in r.url and r.request.method == "POST"):
         page.keyboard.press("a")
     page.wait_for_selector(f"#queue tr[data-id='{first}'] [data-status=confirmed]")

@@ -53,7 +53,7 @@ def test_each_object_is_drawn_in_its_own_box_and_untrainable_confirmations_say_s
     boxed, old = ingest(live, 31, "cam-east", boxed=True), ingest(live, 32, "cam-west", boxed=False)
     page = open_as(browser, live, "reviewer", f"#/review/{boxed}")
     page.wait_for_selector(f"#queue tr[data-id='{boxed}'].current")
-    page.wait_for_function("document.querySelectorAll('#overlay g.box').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('#overlay g.box').length === 3")
     expected = sorted([x1, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in BOXES.values())
     assert sorted(frames(page)) == expected
     assert page.locator("#overlay rect.region").count() == 0  # no stacked region
