@@ -13,7 +13,10 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from detection.errors import InputError
 
@@ -33,6 +36,23 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@contextmanager
+def replaced(target: Path) -> Iterator[BinaryIO]:
+    """A writer whose bytes become ``target`` only when the block ends without an error: they go
+    to a temporary file in the same folder, synced, then renamed over ``target``, so a crash or a
+    full disk never leaves a truncated file under the final name."""
+    fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as writer:
+            yield writer
+            writer.flush()
+            os.fsync(writer.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 class EvidenceStore:
@@ -56,16 +76,8 @@ class EvidenceStore:
         if target.is_file() and target.stat().st_size == len(data):
             return sha
         target.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with replaced(target) as writer:
+            writer.write(data)
         return sha
 
     def path(self, sha: str) -> Path:

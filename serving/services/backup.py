@@ -52,7 +52,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from detection.errors import ShirongError
-from detection.evidence import EvidenceStore, sha256_file
+from detection.evidence import EvidenceStore, replaced, sha256_file
 from serving.config import Settings
 from serving.db.base import utcnow
 from serving.db.models import Blob, Incident, Job, Sighting, Ticket
@@ -291,10 +291,8 @@ def _copy_evidence(
 
 def _write_manifest(dest: Path, manifest: Manifest) -> None:
     """Last, and atomically: written under a temporary name, synced, renamed, folder synced."""
-    temporary = dest / f".{MANIFEST}.tmp"
-    temporary.write_bytes(_canonical(_sealed(manifest.body())))
-    _fsync(temporary)
-    os.replace(temporary, dest / MANIFEST)
+    with replaced(dest / MANIFEST) as writer:
+        writer.write(_canonical(_sealed(manifest.body())))
     _fsync(dest)
 
 
@@ -612,20 +610,11 @@ def _copy_file(source: Path, target: Path) -> tuple[str, int]:
     """Copy through a temporary file renamed into place; the SHA-256 and size of what was copied."""
     target.parent.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
-    with source.open("rb") as reader:
-        fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as writer:
-                for chunk in iter(lambda: reader.read(_CHUNK), b""):
-                    digest.update(chunk)
-                    size += len(chunk)
-                    writer.write(chunk)
-                writer.flush()
-                os.fsync(writer.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+    with source.open("rb") as reader, replaced(target) as writer:
+        for chunk in iter(lambda: reader.read(_CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+            writer.write(chunk)
     return digest.hexdigest(), size
 
 
