@@ -14,6 +14,7 @@ Conflicts are settled by the declared rules alone; no code here names a class.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -103,18 +104,25 @@ def read_set_file(path: Path, taxonomy: Taxonomy | None = None) -> SetFile:
     exist; the workers open them)."""
     if not path.is_file():
         raise ModelError(f"detector set file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text("utf-8"))
-        spec = SetFile.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    except ValidationError as exc:
-        raise ConfigError(f"{path}:\n{validation_message(exc, layout=LISTED)}") from exc
+    spec = _parsed(path, path.stat().st_mtime_ns)
     _check_classes(path, spec, taxonomy or default_taxonomy())
     for model in spec.models:
         if not (path.parent / model.path).is_file():
             raise ModelError(f"{path}: model '{model.name}' names a missing file {model.path}")
     return spec
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: Path, _mtime_ns: int) -> SetFile:
+    """The file parsed once per version of it (keyed by its modification time): the API process
+    checks the set before every photo it accepts, and a frozen ``SetFile`` is safe to share."""
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8"))
+        return SetFile.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"{path}:\n{validation_message(exc, layout=LISTED)}") from exc
 
 
 def _check_classes(path: Path, spec: SetFile, taxonomy: Taxonomy) -> None:
