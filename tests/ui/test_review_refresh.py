@@ -3,36 +3,25 @@ show when and which camera, and the audit trail names people."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from sqlalchemy import update
 
 from serving.db.models import User
-from tests.serving.helpers import PASSWORD, evidence_record
-from tests.ui.helpers import LiveService, confirm, ingest, open_as
+from tests.serving.helpers import evidence_record
+from tests.ui.helpers import LiveService, client_as, confirm, ingest, open_as
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def as_user(live: LiveService, username: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live.url) as client:
-        token = client.post("/auth/login", data={"username": username, "password": PASSWORD})
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        yield client
 
 
 def post_incident(live: LiveService, n: int, camera: str, **fields: Any) -> int:
     """POST a rules-engine record through the API, as a camera pipeline would."""
     record = evidence_record(live.services.store, n, source_id=camera, **fields)
-    with as_user(live, "dispatcher") as client:
+    with client_as(live, "dispatcher") as client:
         response = client.post(
             "/incidents",
             content=record.to_json(),
